@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Accuracy and speed of ferrocr beside Tesseract, in one run, on the same pages and cores:
+# ../shared/eval/ocr_eval.py over the dev pages (CER, WER, bag-of-words F1, pages/s), then
+# `ferrocr eval-lines` and Tesseract --psm 7 on the ground-truth line crops.
+# Writes bench-out/*.json and prints the tables to paste into docs/BENCHMARKS.md.
+# Usage: scripts/bench.sh [DATA_DIR]   (default ../shared/eval/data/dev)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${1:-../shared/eval/data/dev}"
+eval_py="$(dirname "$data")/../ocr_eval.py"
+[ -f "$eval_py" ] || eval_py=../shared/eval/ocr_eval.py
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrocr/target}"
+cargo build --release -q
+bin="$CARGO_TARGET_DIR/release/ferrocr"
+out=bench-out
+mkdir -p "$out"
+cores=$(nproc)
+echo "== pages: $data ($cores cores, $(date -u +%F))"
+# Both engines: one page per process, two pages at a time, one thread each.
+python3 "$eval_py" --data "$data" --cmd 'tesseract {image} - --psm 3' --jobs 2 \
+  --env OMP_THREAD_LIMIT=1 --label tesseract --json "$out/tesseract_pages.json"
+python3 "$eval_py" --data "$data" --cmd "$bin ocr --device cpu --jobs 1 {image}" --jobs 2 \
+  --env RAYON_NUM_THREADS=1 --label ferrocr --json "$out/ferrocr_pages.json" --save-outputs "$out/ferrocr_txt"
+echo "== line crops: $data/lines.jsonl"
+"$bin" eval-lines --device cpu --data "$data" --json "$out/ferrocr_lines.json"
+python3 scripts/tesseract_lines.py --data "$data" --json "$out/tesseract_lines.json"

@@ -1,0 +1,251 @@
+//! Assemble stage: layout + recognised lines -> [`Page`] with words, characters, boxes in the
+//! original image's pixels, and confidences at every level.
+//!
+//! Character boxes come from the CTC alignment: a character spans from halfway between the
+//! previous character's last frame and its own first frame to halfway to the next character,
+//! clamped to the line's ink box; its height is the line's. Words are maximal runs of non-space
+//! characters. Confidence aggregation is documented in [`crate::document`].
+
+use crate::document::{Block, Char, Line, Page, StageTimings, Word, weighted_confidence};
+use crate::geometry::BBox;
+use crate::layout::PageLayout;
+use crate::preprocess::PageTransform;
+use crate::recognize::{LineImage, LineText, WIDTH_MULTIPLE};
+
+/// Split a recognised line into (word, confidence) pairs; word confidence is the product of its
+/// characters' confidences.
+pub fn split_words(line: &LineText) -> Vec<(String, f32)> {
+    let mut out = Vec::new();
+    let (mut word, mut conf) = (String::new(), 1.0f32);
+    for c in &line.chars {
+        if c.ch == ' ' {
+            if !word.is_empty() {
+                out.push((std::mem::take(&mut word), conf));
+            }
+            conf = 1.0;
+        } else {
+            word.push(c.ch);
+            conf *= c.confidence;
+        }
+    }
+    if !word.is_empty() {
+        out.push((word, conf));
+    }
+    out
+}
+
+/// Character boxes of one line in prepared-page pixels (one per char of `text.chars`).
+fn char_boxes(image: &LineImage, text: &LineText) -> Vec<BBox> {
+    let m = WIDTH_MULTIPLE as f32;
+    let ink = image.ink_box;
+    let n = text.chars.len();
+    (0..n)
+        .map(|i| {
+            let c = &text.chars[i];
+            let start = c.first_frame as f32 * m;
+            let end = (c.last_frame + 1) as f32 * m;
+            let left = if i == 0 {
+                start - m
+            } else {
+                ((text.chars[i - 1].last_frame + 1) as f32 * m + start) / 2.0
+            };
+            let right = if i + 1 == n {
+                end + m
+            } else {
+                (end + text.chars[i + 1].first_frame as f32 * m) / 2.0
+            };
+            let x0 = image
+                .column_to_page_x(left)
+                .round()
+                .clamp(ink.x0 as f32, ink.x1 as f32) as u32;
+            let x1 = image
+                .column_to_page_x(right)
+                .round()
+                .clamp(ink.x0 as f32, ink.x1 as f32) as u32;
+            BBox::new(x0, ink.y0, x1.max(x0 + 1).min(ink.x1.max(x0 + 1)), ink.y1)
+        })
+        .collect()
+}
+
+/// Build one [`Line`] (boxes mapped to the original image); `None` when nothing was read.
+pub fn assemble_line(
+    image: &LineImage,
+    text: &LineText,
+    line_box: BBox,
+    transform: &PageTransform,
+    review_threshold: f32,
+) -> Option<Line> {
+    let boxes = char_boxes(image, text);
+    let mut words: Vec<Word> = Vec::new();
+    let mut current: Vec<Char> = Vec::new();
+    let flush = |chars: &mut Vec<Char>, words: &mut Vec<Word>| {
+        if chars.is_empty() {
+            return;
+        }
+        let chars = std::mem::take(chars);
+        let text: String = chars.iter().map(|c| c.text.as_str()).collect();
+        let confidence = chars.iter().map(|c| c.confidence).product::<f32>();
+        let bbox = BBox::union_all(chars.iter().map(|c| &c.bbox)).unwrap_or_default();
+        words.push(Word {
+            text,
+            bbox,
+            confidence,
+            needs_review: confidence < review_threshold,
+            chars,
+        });
+    };
+    for (c, b) in text.chars.iter().zip(boxes) {
+        if c.ch == ' ' {
+            flush(&mut current, &mut words);
+        } else {
+            current.push(Char {
+                text: c.ch.to_string(),
+                bbox: transform.map_box(b),
+                confidence: c.confidence,
+            });
+        }
+    }
+    flush(&mut current, &mut words);
+    if words.is_empty() {
+        return None;
+    }
+    let confidence = weighted_confidence(&words);
+    Some(Line {
+        text: words
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        bbox: transform.map_box(line_box),
+        confidence,
+        needs_review: confidence < review_threshold,
+        words,
+    })
+}
+
+/// Everything [`assemble_page`] needs besides the recognised lines.
+pub struct PageContext<'a> {
+    /// 0-based page index.
+    pub index: usize,
+    /// Resolution of the decoded page, when known.
+    pub dpi: Option<f32>,
+    /// Mapping from prepared-page pixels to the original image.
+    pub transform: &'a PageTransform,
+    /// The page's layout (blocks in reading order).
+    pub layout: &'a PageLayout,
+    /// Confidence under which words and lines are flagged `needs_review`.
+    pub review_threshold: f32,
+    /// Stage timings measured so far.
+    pub timings: StageTimings,
+}
+
+/// Build the [`Page`]; `images` and `texts` follow the layout's lines in reading order.
+pub fn assemble_page(ctx: PageContext<'_>, images: &[LineImage], texts: &[LineText]) -> Page {
+    let t0 = std::time::Instant::now();
+    let mut k = 0usize;
+    let mut blocks = Vec::new();
+    for lb in &ctx.layout.blocks {
+        let mut lines = Vec::new();
+        for ll in &lb.lines {
+            if let (Some(img), Some(txt)) = (images.get(k), texts.get(k))
+                && let Some(line) =
+                    assemble_line(img, txt, ll.bbox, ctx.transform, ctx.review_threshold)
+            {
+                lines.push(line);
+            }
+            k += 1;
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        let confidence = weighted_confidence(lines.iter().flat_map(|l| l.words.iter()));
+        blocks.push(Block {
+            bbox: BBox::union_all(lines.iter().map(|l| &l.bbox)).unwrap_or_default(),
+            confidence,
+            lines,
+        });
+    }
+    let all_words = blocks
+        .iter()
+        .flat_map(|b| b.lines.iter())
+        .flat_map(|l| l.words.iter());
+    let confidence = weighted_confidence(all_words);
+    let needs_review = blocks
+        .iter()
+        .flat_map(|b| b.lines.iter())
+        .any(|l| l.needs_review);
+    let mut timings = ctx.timings;
+    timings.assemble_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    Page {
+        index: ctx.index,
+        width: ctx.transform.original_width,
+        height: ctx.transform.original_height,
+        dpi: ctx.dpi,
+        rotation: ctx.transform.rotation,
+        skew_degrees: ctx.transform.skew_degrees,
+        confidence,
+        needs_review,
+        blocks,
+        timings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recognize::RecognizedChar;
+
+    fn text(s: &str, conf: f32) -> LineText {
+        LineText {
+            text: s.to_string(),
+            chars: s
+                .chars()
+                .enumerate()
+                .map(|(i, ch)| RecognizedChar {
+                    ch,
+                    confidence: conf,
+                    first_frame: 2 * i + 1,
+                    last_frame: 2 * i + 1,
+                })
+                .collect(),
+            frames: 2 * s.len() + 2,
+        }
+    }
+
+    #[test]
+    fn words_and_confidences() {
+        let t = text("ab cd", 0.9);
+        let w = split_words(&t);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].0, "ab");
+        assert!((w[0].1 - 0.81).abs() < 1e-6);
+    }
+
+    #[test]
+    fn line_boxes_are_ordered_and_inside_the_line() {
+        let img = LineImage::from_pixels(48, vec![0.0; 32 * 48]);
+        let id = PageTransform {
+            original_width: 100,
+            original_height: 100,
+            rotation: 0,
+            skew_degrees: 0.0,
+            width: 100,
+            height: 100,
+        };
+        let line =
+            assemble_line(&img, &text("ab cd", 0.5), BBox::new(0, 0, 48, 32), &id, 0.6).unwrap();
+        assert_eq!(line.text, "ab cd");
+        assert_eq!(line.words.len(), 2);
+        assert!(line.needs_review && line.words[0].needs_review);
+        let xs: Vec<u32> = line
+            .words
+            .iter()
+            .flat_map(|w| w.chars.iter().map(|c| c.bbox.x0))
+            .collect();
+        assert!(xs.windows(2).all(|p| p[0] <= p[1]), "{xs:?}");
+        for w in &line.words {
+            assert!(w.bbox.x1 <= 48 && w.bbox.y1 <= 32);
+        }
+        assert!((line.confidence - 0.25).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,91 @@
+//! Subcommands of the `ferrocr` binary, one file each. `anyhow` is used only at this edge.
+
+pub mod eval_lines;
+pub mod ocr;
+pub mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::compute::device::{DevicePreference, select_device};
+use crate::recognize::model::ModelArtifact;
+use crate::recognize::{CrnnRecognizer, Recognizer};
+
+/// ferrocr: fast document OCR (structured text with confidences) on GPU or CPU.
+#[derive(Parser, Debug)]
+#[command(name = "ferrocr", version, about, long_about = None)]
+pub struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Recognise documents (images, multi-page TIFF, PDF) and print or write the results.
+    Ocr(ocr::OcrArgs),
+    /// Train the line recogniser on synthetic data.
+    Train(train::TrainArgs),
+    /// Measure the recogniser on labelled line crops (lines.jsonl).
+    EvalLines(eval_lines::EvalLinesArgs),
+}
+
+/// Model and device options shared by the commands that recognise text.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Compute device: auto (a hardware GPU when present, else CPU), cpu or gpu.
+    #[arg(long, value_enum, env = "FERROCR_DEVICE", default_value_t = DevicePreference::Auto)]
+    pub device: DevicePreference,
+    /// Model directory (config.json + model.bpk); default: the model built into the binary.
+    #[arg(long, env = "FERROCR_MODEL")]
+    pub model: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    /// Load the model on the chosen device.
+    pub fn recognizer(&self) -> anyhow::Result<Arc<dyn Recognizer>> {
+        let artifact = ModelArtifact::resolve(self.model.as_deref())?;
+        let selected = select_device(self.device)?;
+        tracing::info!(backend = selected.backend, adapter = %selected.adapter, reason = %selected.reason, "device selected");
+        let rec = CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?;
+        Ok(Arc::new(rec))
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Entry point of the binary: exit code 0 on success, 1 when some work failed, 2 on usage errors.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_json);
+    let result = match cli.command {
+        Command::Ocr(a) => ocr::run(a),
+        Command::Train(a) => train::run(a),
+        Command::EvalLines(a) => eval_lines::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ferrocr: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

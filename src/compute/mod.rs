@@ -1,0 +1,3 @@
+//! Compute backends: choosing the device (GPU through burn-wgpu, or the CPU) with fallback.
+
+pub mod device;

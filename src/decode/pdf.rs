@@ -1,0 +1,284 @@
+//! PDF pages rendered with `hayro` (pure Rust, CPU).
+//!
+//! The document is loaded (password-protected files are refused as unsupported, unparsable ones
+//! as corrupt), the page count is checked, then every page's pixel size is planned from its
+//! page box *before* anything is rendered: 300 DPI, or the highest DPI that fits
+//! `max_page_pixels` (and the renderer's 65535-pixel side), but never below 100 DPI. Pages are
+//! rendered on white and returned as `Luma8` when they contain no colour, else `Rgb8`. All
+//! `hayro` calls run under [`guard`], so a renderer panic becomes [`OcrError::Corrupt`].
+
+use super::pixels::premul_rgba_on_white;
+use super::{DecodeLimits, DecodedPage, Format, check_pages, corrupt, guard};
+use crate::error::{OcrError, Result};
+use hayro::hayro_interpret::InterpreterSettings;
+use hayro::hayro_syntax::page::Page;
+use hayro::hayro_syntax::{DecryptionError, LoadPdfError, Pdf};
+use hayro::vello_cpu::color::palette::css::WHITE;
+use hayro::{PixmapSettings, RenderCache, RenderSettings, render};
+
+/// The DPI pages are rendered at when the pixel limit allows.
+const TARGET_DPI: f32 = 300.0;
+/// The lowest DPI we render at; below it text is too small to recognise, so we refuse.
+const MIN_DPI: f32 = 100.0;
+/// Largest side the renderer supports (it sizes its canvas in `u16`).
+const MAX_SIDE: f32 = 65_535.0;
+
+/// How one page will be rendered.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RenderPlan {
+    dpi: f32,
+    width: u32,
+    height: u32,
+}
+
+/// Renders every page of a PDF file.
+pub(super) fn decode_pdf(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<DecodedPage>> {
+    guard(Format::Pdf, || {
+        let pdf = Pdf::new(bytes.to_vec()).map_err(map_load_error)?;
+        let pages = pdf.pages();
+        if pages.is_empty() {
+            return Err(corrupt(Format::Pdf, "document has no pages"));
+        }
+        check_pages(pages.len(), limits)?;
+        let plans = pages
+            .iter()
+            .map(|page| plan_page(page, limits))
+            .collect::<Result<Vec<_>>>()?;
+        let cache = RenderCache::new();
+        let interpreter = InterpreterSettings::default();
+        let settings = RenderSettings::default();
+        let mut out = Vec::with_capacity(pages.len());
+        for (index, (page, plan)) in pages.iter().zip(plans).enumerate() {
+            let scale = plan.dpi / 72.0;
+            let pixmap = render(
+                page,
+                &cache,
+                &interpreter,
+                &settings,
+                &PixmapSettings {
+                    x_scale: scale,
+                    y_scale: scale,
+                    bg_color: WHITE,
+                },
+            );
+            let (w, h) = (u32::from(pixmap.width()), u32::from(pixmap.height()));
+            if (w, h) != (plan.width, plan.height) {
+                return Err(OcrError::Internal(format!(
+                    "PDF page {index} rendered at {w}x{h}, planned {}x{}",
+                    plan.width, plan.height
+                )));
+            }
+            out.push(DecodedPage {
+                index,
+                image: premul_rgba_on_white(w, h, pixmap.data_as_u8_slice()).ok_or_else(|| {
+                    OcrError::Internal("PDF pixmap shorter than its size".to_string())
+                })?,
+                dpi: Some(plan.dpi),
+            });
+        }
+        Ok(out)
+    })
+}
+
+fn map_load_error(err: LoadPdfError) -> OcrError {
+    match err {
+        LoadPdfError::Decryption(
+            e @ (DecryptionError::PasswordProtected | DecryptionError::UnsupportedAlgorithm),
+        ) => OcrError::Unsupported {
+            format: "PDF",
+            detail: format!("encrypted document ({e:?})"),
+        },
+        LoadPdfError::Decryption(e) => corrupt(Format::Pdf, format!("broken encryption: {e:?}")),
+        LoadPdfError::Invalid => corrupt(Format::Pdf, "cannot parse the document structure"),
+    }
+}
+
+/// Pixel size `hayro::render` produces for a page of `pt` points at `scale` (it truncates).
+fn side_px(pt: f32, scale: f32) -> u32 {
+    (pt * scale) as u32
+}
+
+/// Chooses the render DPI of a page from its size in points, before rendering.
+fn plan_page(page: &Page<'_>, limits: &DecodeLimits) -> Result<RenderPlan> {
+    let (w_pt, h_pt) = page.render_dimensions();
+    plan_size(w_pt, h_pt, limits)
+}
+
+fn plan_size(w_pt: f32, h_pt: f32, limits: &DecodeLimits) -> Result<RenderPlan> {
+    if !(w_pt.is_finite() && h_pt.is_finite() && w_pt > 0.0 && h_pt > 0.0) {
+        return Err(corrupt(
+            Format::Pdf,
+            format!("invalid page size {w_pt}x{h_pt} pt"),
+        ));
+    }
+    let at = |dpi: f32| {
+        let scale = dpi / 72.0;
+        RenderPlan {
+            dpi,
+            width: side_px(w_pt, scale),
+            height: side_px(h_pt, scale),
+        }
+    };
+    let fits = |p: &RenderPlan| {
+        u64::from(p.width) * u64::from(p.height) <= limits.max_page_pixels
+            && p.width as f32 <= MAX_SIDE
+            && p.height as f32 <= MAX_SIDE
+            && p.width > 0
+            && p.height > 0
+    };
+    let target = at(TARGET_DPI);
+    if fits(&target) {
+        return Ok(target);
+    }
+    // Highest DPI under both the pixel budget and the side limit, floored to 1/100 DPI and
+    // stepped down until the truncated pixel size really fits.
+    let area_dpi =
+        72.0 * ((limits.max_page_pixels as f64) / (f64::from(w_pt) * f64::from(h_pt))).sqrt();
+    let side_dpi = 72.0 * f64::from(MAX_SIDE) / f64::from(w_pt.max(h_pt));
+    let mut dpi = (area_dpi.min(side_dpi).min(f64::from(TARGET_DPI)) * 100.0).floor() / 100.0;
+    for _ in 0..100 {
+        if dpi < f64::from(MIN_DPI) {
+            break;
+        }
+        let plan = at(dpi as f32);
+        if fits(&plan) {
+            return Ok(plan);
+        }
+        dpi -= 0.01;
+    }
+    let minimum = at(MIN_DPI);
+    if minimum.width as f32 > MAX_SIDE || minimum.height as f32 > MAX_SIDE {
+        return Err(OcrError::LimitExceeded {
+            what: "page side pixels",
+            actual: u64::from(minimum.width.max(minimum.height)),
+            limit: MAX_SIDE as u64,
+        });
+    }
+    Err(OcrError::LimitExceeded {
+        what: "page pixels",
+        actual: u64::from(minimum.width) * u64::from(minimum.height),
+        limit: limits.max_page_pixels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode;
+    use crate::decode::tests::{minimal_pdf, text_page_content};
+    use image::DynamicImage;
+
+    const A4: (f32, f32) = (595.0, 842.0);
+
+    #[test]
+    fn a4_plans_at_300_dpi() {
+        let plan = plan_size(A4.0, A4.1, &DecodeLimits::default()).expect("plan");
+        assert_eq!(
+            plan,
+            RenderPlan {
+                dpi: 300.0,
+                width: 2479,
+                height: 3508
+            }
+        );
+    }
+
+    #[test]
+    fn tight_pixel_limit_lowers_dpi_but_not_below_100() {
+        let limits = DecodeLimits {
+            max_page_pixels: 2_000_000,
+            ..DecodeLimits::default()
+        };
+        let plan = plan_size(A4.0, A4.1, &limits).expect("plan");
+        assert!(plan.dpi < 300.0 && plan.dpi >= 100.0, "{plan:?}");
+        assert!(u64::from(plan.width) * u64::from(plan.height) <= 2_000_000);
+        assert!(
+            u64::from(plan.width) * u64::from(plan.height) > 1_990_000,
+            "{plan:?}"
+        );
+        let limits = DecodeLimits {
+            max_page_pixels: 500_000,
+            ..DecodeLimits::default()
+        };
+        let err = plan_size(A4.0, A4.1, &limits).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OcrError::LimitExceeded {
+                    what: "page pixels",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = plan_size(14_400.0, 1_000_000.0, &DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, OcrError::LimitExceeded { .. }), "{err}");
+        assert!(plan_size(f32::NAN, 10.0, &DecodeLimits::default()).is_err());
+    }
+
+    #[test]
+    fn filled_rectangle_renders_black_on_white_at_300_dpi() {
+        // 200 x 300 pt rectangle at (100, 100) pt from the bottom-left corner.
+        let pdf = minimal_pdf(&["0 0 0 rg 100 100 200 300 re f"]);
+        let pages = decode(&pdf, &DecodeLimits::default()).expect("decode");
+        assert_eq!(pages.len(), 1);
+        assert_eq!(pages[0].dpi, Some(300.0));
+        let DynamicImage::ImageLuma8(img) = &pages[0].image else {
+            panic!("expected Luma8 for a black-and-white page");
+        };
+        assert_eq!(img.dimensions(), (2479, 3508));
+        let s = 300.0 / 72.0;
+        let inside = ((200.0 * s) as u32, ((842.0 - 250.0) * s) as u32);
+        assert_eq!(img.get_pixel(inside.0, inside.1).0, [0]);
+        assert_eq!(img.get_pixel(10, 10).0, [255]);
+        assert_eq!(img.get_pixel((50.0 * s) as u32, inside.1).0, [255]);
+    }
+
+    #[test]
+    fn standard_font_text_renders_ink_where_the_text_is() {
+        let content = text_page_content();
+        let pdf = minimal_pdf(&[content.as_str()]);
+        let start = std::time::Instant::now();
+        let pages = decode(&pdf, &DecodeLimits::default()).expect("decode");
+        eprintln!("one A4 text page at 300 DPI: {:?}", start.elapsed());
+        let gray = pages[0].image.to_luma8();
+        assert_eq!(gray.dimensions(), (2479, 3508));
+        // First line: 11 pt Helvetica with its baseline at 770 pt, starting at x = 72 pt.
+        let s = 300.0 / 72.0;
+        let (y0, y1) = (((842.0 - 780.0) * s) as u32, ((842.0 - 768.0) * s) as u32);
+        let (x0, x1) = ((72.0 * s) as u32, (400.0 * s) as u32);
+        let ink = (y0..y1)
+            .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+            .filter(|&(x, y)| gray.get_pixel(x, y).0[0] < 128)
+            .count();
+        assert!(
+            ink > 500,
+            "expected glyph ink on the first line, found {ink} dark pixels"
+        );
+        let margin_ink = (0..200)
+            .filter(|&y| gray.get_pixel(20, y).0[0] < 128)
+            .count();
+        assert_eq!(margin_ink, 0);
+    }
+
+    #[test]
+    fn page_limit_counts_pdf_pages() {
+        let pdf = minimal_pdf(&["0 0 0 rg 0 0 10 10 re f", "0 0 0 rg 0 0 10 10 re f"]);
+        let limits = DecodeLimits {
+            max_pages: 1,
+            ..DecodeLimits::default()
+        };
+        let err = decode(&pdf, &limits).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OcrError::LimitExceeded {
+                    what: "pages",
+                    actual: 2,
+                    limit: 1
+                }
+            ),
+            "{err}"
+        );
+    }
+}

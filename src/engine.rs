@@ -1,0 +1,137 @@
+//! The [`Engine`] facade: decode -> preprocess -> layout -> recognise -> assemble, each step
+//! callable alone, plus whole-page and whole-file helpers that time every stage.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::assemble::{PageContext, assemble_page};
+use crate::decode::{DecodeLimits, DecodedPage, decode};
+use crate::document::{Document, Page, StageTimings};
+use crate::error::Result;
+use crate::layout::{LayoutOptions, PageLayout, analyze};
+use crate::preprocess::{PreparedPage, PreprocessOptions, preprocess};
+use crate::recognize::{LineImage, LineText, Recognizer, normalize_line};
+
+/// Options of the whole pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineOptions {
+    /// Limits checked while decoding.
+    pub limits: DecodeLimits,
+    /// Preprocess stage options.
+    pub preprocess: PreprocessOptions,
+    /// Layout stage options.
+    pub layout: LayoutOptions,
+    /// Words and lines whose confidence is below this are flagged `needs_review`.
+    pub review_threshold: f32,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            limits: DecodeLimits::default(),
+            preprocess: PreprocessOptions::default(),
+            layout: LayoutOptions::default(),
+            review_threshold: 0.6,
+        }
+    }
+}
+
+/// The OCR pipeline behind one recogniser. Cheap to share between threads (`Arc` inside).
+#[derive(Clone)]
+pub struct Engine {
+    recognizer: Arc<dyn Recognizer>,
+    options: EngineOptions,
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+impl Engine {
+    /// An engine using `recognizer` with `options`.
+    pub fn new(recognizer: Arc<dyn Recognizer>, options: EngineOptions) -> Self {
+        Engine {
+            recognizer,
+            options,
+        }
+    }
+
+    /// The pipeline options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// The recogniser's description.
+    pub fn describe(&self) -> String {
+        self.recognizer.describe()
+    }
+
+    /// Stage 1: bytes -> page images (limits checked before full decode).
+    pub fn decode(&self, bytes: &[u8]) -> Result<Vec<DecodedPage>> {
+        decode(bytes, &self.options.limits)
+    }
+
+    /// Stage 2: a decoded page -> upright, deskewed, binarised page.
+    pub fn preprocess(&self, page: &DecodedPage) -> PreparedPage {
+        preprocess(&page.image, &self.options.preprocess)
+    }
+
+    /// Stage 3: blocks, lines and words in reading order.
+    pub fn layout(&self, page: &PreparedPage) -> PageLayout {
+        analyze(&page.binary, &self.options.layout)
+    }
+
+    /// Line images of every layout line, in reading order (the recogniser's input).
+    pub fn line_images(&self, page: &PreparedPage, layout: &PageLayout) -> Vec<LineImage> {
+        layout
+            .blocks
+            .iter()
+            .flat_map(|b| b.lines.iter())
+            .map(|l| normalize_line(&page.gray, l.bbox))
+            .collect()
+    }
+
+    /// Stage 4: recognise line images.
+    pub fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
+        self.recognizer.recognize(lines)
+    }
+
+    /// All stages for one decoded page; `decode_ms` is recorded in the page's timings.
+    pub fn process_page(&self, page: &DecodedPage, decode_ms: f64) -> Result<Page> {
+        let mut timings = StageTimings {
+            decode_ms,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let prepared = self.preprocess(page);
+        timings.preprocess_ms = ms_since(t);
+        let t = Instant::now();
+        let layout = self.layout(&prepared);
+        timings.layout_ms = ms_since(t);
+        let t = Instant::now();
+        let images = self.line_images(&prepared, &layout);
+        let texts = self.recognize(&images)?;
+        timings.recognize_ms = ms_since(t);
+        let ctx = PageContext {
+            index: page.index,
+            dpi: page.dpi,
+            transform: &prepared.transform,
+            layout: &layout,
+            review_threshold: self.options.review_threshold,
+            timings,
+        };
+        Ok(assemble_page(ctx, &images, &texts))
+    }
+
+    /// All stages for a whole file's bytes.
+    pub fn process_bytes(&self, bytes: &[u8], source: Option<String>) -> Result<Document> {
+        let t = Instant::now();
+        let pages = self.decode(bytes)?;
+        let decode_ms = ms_since(t) / pages.len().max(1) as f64;
+        let pages = pages
+            .iter()
+            .map(|p| self.process_page(p, decode_ms))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Document { source, pages })
+    }
+}

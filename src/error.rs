@@ -1,0 +1,117 @@
+//! The library's error kinds.
+//!
+//! Every failure the pipeline can report is an [`OcrError`]; its [`ErrorKind`] is the one
+//! classification that the CLI (exit codes, messages) and later the HTTP layer (status codes)
+//! map from, so a new error never needs a new mapping in several places.
+
+use thiserror::Error;
+
+/// Coarse classification of an [`OcrError`], stable for callers that map errors to statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The input is not something we can read (corrupt, truncated, wrong type, empty).
+    BadInput,
+    /// The input is well-formed but over a configured limit (bytes, pixels, pages).
+    TooLarge,
+    /// The input's format is recognised but not supported.
+    Unsupported,
+    /// A caller-supplied parameter is invalid.
+    BadParameter,
+    /// The model could not be loaded or run.
+    Model,
+    /// A compute backend (GPU/CPU) failed.
+    Backend,
+    /// Filesystem or other I/O failure on our side.
+    Io,
+    /// A bug or an unexpected internal state.
+    Internal,
+}
+
+/// Every error the ferrocr library returns.
+#[derive(Debug, Error)]
+pub enum OcrError {
+    /// The bytes are empty.
+    #[error("empty input (0 bytes)")]
+    Empty,
+    /// The bytes are not a supported document type; `detail` says what was seen.
+    #[error("unrecognised file type: {detail}")]
+    UnknownFormat {
+        /// What the sniffer saw, e.g. the first bytes.
+        detail: String,
+    },
+    /// The file claims a known format but cannot be decoded (truncated, corrupt).
+    #[error("corrupt or truncated {format}: {detail}")]
+    Corrupt {
+        /// Detected format name (PNG, JPEG, TIFF, PDF, ...).
+        format: &'static str,
+        /// The decoder's explanation.
+        detail: String,
+    },
+    /// A format feature we cannot decode (e.g. an exotic TIFF compression).
+    #[error("unsupported {format}: {detail}")]
+    Unsupported {
+        /// Detected format name.
+        format: &'static str,
+        /// What is unsupported.
+        detail: String,
+    },
+    /// A limit (bytes, pixels per page, pages) was exceeded; checked before full decoding.
+    #[error("{what} {actual} exceeds the limit of {limit}")]
+    LimitExceeded {
+        /// Which limit, e.g. "page pixels".
+        what: &'static str,
+        /// The value found in the input.
+        actual: u64,
+        /// The configured maximum.
+        limit: u64,
+    },
+    /// A parameter given by the caller is invalid.
+    #[error("invalid parameter {name}: {detail}")]
+    BadParameter {
+        /// Parameter name as the user spelled it.
+        name: String,
+        /// Why it is invalid.
+        detail: String,
+    },
+    /// Loading or running the recognition model failed.
+    #[error("model error: {0}")]
+    Model(String),
+    /// A compute backend failed (device lost, shader error, ...).
+    #[error("backend error: {0}")]
+    Backend(String),
+    /// I/O failure.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Unexpected internal state.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl OcrError {
+    /// The classification used for exit codes and HTTP statuses.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            OcrError::Empty | OcrError::UnknownFormat { .. } | OcrError::Corrupt { .. } => {
+                ErrorKind::BadInput
+            }
+            OcrError::Unsupported { .. } => ErrorKind::Unsupported,
+            OcrError::LimitExceeded { .. } => ErrorKind::TooLarge,
+            OcrError::BadParameter { .. } => ErrorKind::BadParameter,
+            OcrError::Model(_) => ErrorKind::Model,
+            OcrError::Backend(_) => ErrorKind::Backend,
+            OcrError::Io(_) => ErrorKind::Io,
+            OcrError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// Shorthand for a [`OcrError::BadParameter`].
+    pub fn bad_param(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        OcrError::BadParameter {
+            name: name.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = OcrError> = std::result::Result<T, E>;

@@ -1,0 +1,24 @@
+//! ferrocr: a GPU-accelerated, high-throughput document OCR engine and server.
+//!
+//! The pipeline is one module per stage, each callable alone, behind the [`engine::Engine`]
+//! facade: [`decode`] -> [`preprocess`] -> [`layout`] -> [`recognize`] -> [`assemble`] ->
+//! [`render`]. [`train`] holds the synthetic-data generator and training loop of the recogniser.
+
+pub mod assemble;
+pub mod cli;
+pub mod compute;
+pub mod decode;
+pub mod document;
+pub mod engine;
+pub mod error;
+pub mod eval;
+pub mod geometry;
+pub mod layout;
+pub mod preprocess;
+pub mod recognize;
+pub mod render;
+pub mod train;
+
+pub use document::Document;
+pub use error::{ErrorKind, OcrError, Result};
+pub use geometry::BBox;

@@ -1,0 +1,136 @@
+//! The CRNN recogniser network in burn: conv backbone -> BiLSTM -> linear -> per-frame classes.
+//!
+//! Input `[batch, 1, LINE_HEIGHT, width]` (paper 0, ink 1), output logits
+//! `[batch, width / 4, classes]`. The backbone has
+//! two 2x2 max-pools (height /4, width /4) and two 2x1 pools (height /4 again, width kept), so a
+//! 32-pixel line becomes 2 rows x width/4 frames; the rows are folded into the features,
+//! projected, read by one bidirectional LSTM layer and classified per frame. Horizontal
+//! downsampling of 4 keeps the recurrent part short (few sequential steps per line).
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, BiLstm, BiLstmConfig, Linear, LinearConfig, PaddingConfig2d,
+};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::normalize::{LINE_HEIGHT, WIDTH_MULTIPLE};
+
+/// Architecture hyper-parameters, stored in the model artefact's `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrnnConfig {
+    /// Output channels of the five conv blocks.
+    pub channels: [usize; 5],
+    /// Width of the projection between the backbone and the LSTM.
+    pub proj_dim: usize,
+    /// Hidden size of each LSTM direction.
+    pub lstm_hidden: usize,
+    /// Output classes (alphabet + blank).
+    pub num_classes: usize,
+}
+
+impl CrnnConfig {
+    /// The default architecture for `num_classes` outputs.
+    pub fn new(num_classes: usize) -> Self {
+        CrnnConfig {
+            channels: [16, 32, 64, 64, 96],
+            proj_dim: 96,
+            lstm_hidden: 128,
+            num_classes,
+        }
+    }
+
+    /// Build the network with freshly initialised weights on `device`.
+    pub fn init(&self, device: &Device) -> Crnn {
+        let c = self.channels;
+        let block = |cin: usize, cout: usize| ConvBlock {
+            conv: Conv2dConfig::new([cin, cout], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .with_bias(false)
+                .init(device),
+            norm: BatchNormConfig::new(cout).init(device),
+        };
+        let rows_out = LINE_HEIGHT / 16;
+        Crnn {
+            b1: block(1, c[0]),
+            b2: block(c[0], c[1]),
+            b3: block(c[1], c[2]),
+            b4: block(c[2], c[3]),
+            b5: block(c[3], c[4]),
+            pool_2x2: MaxPool2dConfig::new([2, 2]).init(),
+            pool_2x1: MaxPool2dConfig::new([2, 1]).init(),
+            proj: LinearConfig::new(c[4] * rows_out, self.proj_dim).init(device),
+            lstm: BiLstmConfig::new(self.proj_dim, self.lstm_hidden, true).init(device),
+            head: LinearConfig::new(2 * self.lstm_hidden, self.num_classes).init(device),
+        }
+    }
+
+    /// Multiply-accumulate count x 2 (FLOPs) per output frame (= per 4 input columns).
+    pub fn flops_per_frame(&self) -> u64 {
+        let c = self.channels.map(|v| v as u64);
+        let h = LINE_HEIGHT as u64;
+        let w = WIDTH_MULTIPLE as u64; // input columns per frame
+        let conv = |cin: u64, cout: u64, rows: u64, cols: u64| 2 * 9 * cin * cout * rows * cols;
+        let backbone = conv(1, c[0], h, w)
+            + conv(c[0], c[1], h / 2, w / 2)
+            + conv(c[1], c[2], h / 4, w / 4)
+            + conv(c[2], c[3], h / 4, w / 4)
+            + conv(c[3], c[4], h / 8, w / 4);
+        let (p, hd, k) = (
+            self.proj_dim as u64,
+            self.lstm_hidden as u64,
+            self.num_classes as u64,
+        );
+        let proj = 2 * c[4] * (h / 16) * p;
+        let lstm = 2 * 2 * 4 * (p + hd) * hd;
+        let head = 2 * 2 * hd * k;
+        backbone + proj + lstm + head
+    }
+}
+
+/// Conv 3x3 -> BatchNorm -> ReLU.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl ConvBlock {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.norm.forward(self.conv.forward(x)))
+    }
+}
+
+/// The CRNN network (see the module docs).
+#[derive(Module, Debug)]
+pub struct Crnn {
+    b1: ConvBlock,
+    b2: ConvBlock,
+    b3: ConvBlock,
+    b4: ConvBlock,
+    b5: ConvBlock,
+    pool_2x2: MaxPool2d,
+    pool_2x1: MaxPool2d,
+    proj: Linear,
+    lstm: BiLstm,
+    head: Linear,
+}
+
+impl Crnn {
+    /// `[batch, 1, LINE_HEIGHT, width]` -> logits `[batch, width / 4, classes]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
+        let x = self.pool_2x2.forward(self.b1.forward(x));
+        let x = self.pool_2x2.forward(self.b2.forward(x));
+        let x = self.b3.forward(x);
+        let x = self.pool_2x1.forward(self.b4.forward(x));
+        let x = self.pool_2x1.forward(self.b5.forward(x));
+        let [b, c, h, t] = x.dims();
+        let x = x.reshape([b, c * h, t]).swap_dims(1, 2); // [b, t, c*h]
+        let x = relu(self.proj.forward(x));
+        let (x, _) = self.lstm.forward(x, None);
+        self.head.forward(x)
+    }
+}

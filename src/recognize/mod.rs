@@ -1,0 +1,210 @@
+//! Recognition stage: normalised line images -> text with per-character probabilities.
+//!
+//! [`Recognizer`] is the narrow door the rest of the pipeline uses; [`CrnnRecognizer`] runs the
+//! burn CRNN on the CPU (`flex`) or a GPU (`wgpu`), and tests use fakes behind the same trait.
+//! Lines are batched by width (sorted, then cut into batches under a padded-pixel budget) so
+//! padding stays small and the device sees large batches.
+
+pub mod alphabet;
+pub mod crnn;
+pub mod ctc;
+pub mod model;
+pub mod normalize;
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+
+use crate::error::{OcrError, Result};
+use alphabet::Alphabet;
+use crnn::Crnn;
+pub use ctc::{LineText, RecognizedChar};
+use model::ModelArtifact;
+pub use normalize::{LINE_HEIGHT, LineImage, WIDTH_MULTIPLE, normalize_line};
+
+/// Reads normalised text lines. Implementations must be usable from many threads.
+pub trait Recognizer: Send + Sync {
+    /// Recognise each line; the output has one entry per input line, in order.
+    fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>>;
+    /// A one-line description (model name, backend) for logs and `doctor`.
+    fn describe(&self) -> String;
+}
+
+/// Batching knobs of the CRNN recogniser.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchPolicy {
+    /// Most lines in one forward pass.
+    pub max_lines: usize,
+    /// Most padded input pixels (`LINE_HEIGHT` x widest line x lines) in one forward pass.
+    pub max_pixels: usize,
+}
+
+impl Default for BatchPolicy {
+    fn default() -> Self {
+        BatchPolicy {
+            max_lines: 64,
+            max_pixels: LINE_HEIGHT * 512 * 64,
+        }
+    }
+}
+
+/// Split lines (given as widths) into batches: indices sorted by width, cut so that each batch's
+/// padded pixel count and line count stay within `policy`. Returns batches of original indices.
+pub fn plan_batches(widths: &[usize], policy: BatchPolicy) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..widths.len()).collect();
+    order.sort_by_key(|&i| widths[i]);
+    let mut batches = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    for i in order {
+        let w = widths[i];
+        let padded = LINE_HEIGHT * w * (current.len() + 1);
+        if !current.is_empty() && (current.len() >= policy.max_lines || padded > policy.max_pixels)
+        {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.push(i);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
+}
+
+/// Stack line images into one `[n, 1, LINE_HEIGHT, max_width]` buffer (paper-padded).
+pub fn stack_lines<'a>(
+    lines: impl Iterator<Item = &'a LineImage> + Clone,
+) -> (Vec<f32>, usize, usize) {
+    let max_w = lines
+        .clone()
+        .map(|l| l.width)
+        .max()
+        .unwrap_or(WIDTH_MULTIPLE);
+    let n = lines.clone().count();
+    let mut data = vec![0.0f32; n * LINE_HEIGHT * max_w];
+    for (k, l) in lines.enumerate() {
+        for y in 0..LINE_HEIGHT {
+            let dst = k * LINE_HEIGHT * max_w + y * max_w;
+            data[dst..dst + l.width].copy_from_slice(&l.pixels[y * l.width..(y + 1) * l.width]);
+        }
+    }
+    (data, n, max_w)
+}
+
+/// The burn CRNN behind the [`Recognizer`] trait.
+pub struct CrnnRecognizer {
+    model: Crnn,
+    device: Device,
+    alphabet: Alphabet,
+    temperature: f32,
+    name: String,
+    backend: String,
+    policy: BatchPolicy,
+}
+
+impl CrnnRecognizer {
+    /// Load `artifact` onto `device` (weights as trained; BatchNorm in inference mode).
+    pub fn new(artifact: &ModelArtifact, device: Device, backend: &str) -> Result<Self> {
+        artifact.config.validate()?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(artifact.weights.clone()))
+            .map_err(|e| OcrError::Model(format!("cannot read weights: {e:?}")))?;
+        let model = artifact
+            .config
+            .architecture
+            .init(&device)
+            .try_load_record(record)
+            .map_err(|e| OcrError::Model(format!("weights do not fit the architecture: {e:?}")))?;
+        Ok(CrnnRecognizer {
+            model,
+            device,
+            alphabet: artifact.config.alphabet(),
+            temperature: artifact.config.temperature,
+            name: artifact.config.name.clone(),
+            backend: backend.to_string(),
+            policy: BatchPolicy::default(),
+        })
+    }
+
+    /// Wrap an in-memory network (used by training's validation).
+    pub fn from_model(model: Crnn, device: Device, alphabet: Alphabet, temperature: f32) -> Self {
+        CrnnRecognizer {
+            model,
+            device,
+            alphabet,
+            temperature,
+            name: "in-training".into(),
+            backend: "training".into(),
+            policy: BatchPolicy::default(),
+        }
+    }
+
+    /// Replace the batching policy.
+    pub fn with_policy(mut self, policy: BatchPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Per-frame class probabilities of one batch: returns (probs, frames per line padded).
+    fn forward_batch(&self, lines: &[&LineImage]) -> (Vec<f32>, usize) {
+        let (data, n, max_w) = stack_lines(lines.iter().copied());
+        let x = Tensor::<4>::from_data(
+            TensorData::new(data, [n, 1, LINE_HEIGHT, max_w]),
+            &self.device,
+        );
+        let logits = self.model.forward(x);
+        let [_, t, _] = logits.dims();
+        let probs = softmax(logits / self.temperature as f64, 2);
+        let v = probs
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        (v, t)
+    }
+}
+
+impl Recognizer for CrnnRecognizer {
+    fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
+        let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
+        let classes = self.alphabet.num_classes();
+        let mut out: Vec<LineText> = vec![LineText::default(); lines.len()];
+        for batch in plan_batches(&widths, self.policy) {
+            let refs: Vec<&LineImage> = batch.iter().map(|&i| &lines[i]).collect();
+            let (probs, t) = self.forward_batch(&refs);
+            if probs.len() != refs.len() * t * classes {
+                return Err(OcrError::Backend(format!(
+                    "model output has {} values, expected {}",
+                    probs.len(),
+                    refs.len() * t * classes
+                )));
+            }
+            for (k, &i) in batch.iter().enumerate() {
+                let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
+                let slice = &probs[k * t * classes..(k * t + frames) * classes];
+                out[i] = ctc::greedy_decode(slice, frames, classes, &self.alphabet);
+            }
+        }
+        Ok(out)
+    }
+
+    fn describe(&self) -> String {
+        format!("CRNN model '{}' on {}", self.name, self.backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_sorted_and_bounded() {
+        let widths = [400, 40, 800, 40, 120, 1600];
+        let policy = BatchPolicy {
+            max_lines: 2,
+            max_pixels: LINE_HEIGHT * 1000,
+        };
+        let b = plan_batches(&widths, policy);
+        assert_eq!(b, vec![vec![1, 3], vec![4, 0], vec![2], vec![5]]);
+        assert!(plan_batches(&[], policy).is_empty());
+    }
+}

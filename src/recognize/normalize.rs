@@ -1,0 +1,328 @@
+//! Line normalisation: a line's box on a grayscale page -> the model's input image.
+//!
+//! This is the ONE place where line images are prepared, used by inference (crops from the
+//! layout stage, or from ground-truth boxes in `eval-lines`) and by training (synthetic lines),
+//! so the model always sees lines prepared the same way:
+//! 1. tighten the box to the ink inside it (Otsu threshold over the crop), so loose annotator
+//!    boxes and tight layout boxes give the same framing;
+//! 2. add a margin proportional to the ink height (`MARGIN_Y` above/below, `MARGIN_X` left/right);
+//! 3. resample to [`LINE_HEIGHT`] pixels high keeping the aspect ratio (area-averaging when
+//!    shrinking, bilinear when enlarging);
+//! 4. map intensities so paper = 0.0 and ink = 1.0 (robust percentiles of the crop);
+//! 5. pad the width to a multiple of [`WIDTH_MULTIPLE`] (the model's horizontal downsampling).
+
+use image::GrayImage;
+
+use crate::geometry::BBox;
+
+/// Height of every model input line, in pixels.
+pub const LINE_HEIGHT: usize = 32;
+/// The model downsamples horizontally by this factor: widths are padded to a multiple of it.
+pub const WIDTH_MULTIPLE: usize = 4;
+/// Longest line the model reads at once, in model pixels; longer crops are squeezed to it.
+pub const MAX_LINE_WIDTH: usize = 2400;
+/// Vertical margin added above and below the ink, as a fraction of the ink height.
+pub const MARGIN_Y: f32 = 0.12;
+/// Horizontal margin added left and right of the ink, as a fraction of the ink height.
+pub const MARGIN_X: f32 = 0.25;
+
+/// A normalised line: `LINE_HEIGHT` rows of `width` columns, paper = 0.0, ink = 1.0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineImage {
+    /// Width in model pixels (a multiple of [`WIDTH_MULTIPLE`]).
+    pub width: usize,
+    /// Width actually covered by the line before padding.
+    pub content_width: usize,
+    /// Row-major pixels, `LINE_HEIGHT * width` values in 0..=1.
+    pub pixels: Vec<f32>,
+    /// The page region the line image was cut from (including margins, possibly extending past
+    /// the page edge), in page pixels.
+    pub source_x0: f32,
+    /// Top of the source region in page pixels.
+    pub source_y0: f32,
+    /// Horizontal scale: model pixels per page pixel.
+    pub scale_x: f32,
+    /// Vertical scale: model pixels per page pixel.
+    pub scale_y: f32,
+    /// The tightened ink box on the page.
+    pub ink_box: BBox,
+}
+
+impl LineImage {
+    /// Page x coordinate of a model column (fractional columns allowed).
+    pub fn column_to_page_x(&self, column: f32) -> f32 {
+        self.source_x0 + column / self.scale_x
+    }
+
+    /// A line image from raw pixels (paper = 0, ink = 1) already `LINE_HEIGHT` high; used by
+    /// tests and fakes. The width is padded to a multiple of [`WIDTH_MULTIPLE`].
+    pub fn from_pixels(width: usize, pixels: Vec<f32>) -> Self {
+        let padded = pad_width(width);
+        let mut out = vec![0.0; LINE_HEIGHT * padded];
+        for y in 0..LINE_HEIGHT {
+            out[y * padded..y * padded + width]
+                .copy_from_slice(&pixels[y * width..(y + 1) * width]);
+        }
+        LineImage {
+            width: padded,
+            content_width: width,
+            pixels: out,
+            source_x0: 0.0,
+            source_y0: 0.0,
+            scale_x: 1.0,
+            scale_y: 1.0,
+            ink_box: BBox::new(0, 0, width as u32, LINE_HEIGHT as u32),
+        }
+    }
+}
+
+fn pad_width(w: usize) -> usize {
+    w.max(WIDTH_MULTIPLE).div_ceil(WIDTH_MULTIPLE) * WIDTH_MULTIPLE
+}
+
+/// Otsu's threshold of a histogram (0..=255).
+fn otsu(hist: &[u32; 256]) -> u8 {
+    let total: u64 = hist.iter().map(|&c| c as u64).sum();
+    if total == 0 {
+        return 128;
+    }
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * c as f64)
+        .sum();
+    let (mut w_b, mut sum_b, mut best, mut best_t) = (0u64, 0f64, -1f64, 128u8);
+    for (t, &c) in hist.iter().enumerate() {
+        w_b += c as u64;
+        if w_b == 0 {
+            continue;
+        }
+        let w_f = total - w_b;
+        if w_f == 0 {
+            break;
+        }
+        sum_b += t as f64 * c as f64;
+        let m_b = sum_b / w_b as f64;
+        let m_f = (sum_all - sum_b) / w_f as f64;
+        let between = w_b as f64 * w_f as f64 * (m_b - m_f) * (m_b - m_f);
+        if between > best {
+            best = between;
+            best_t = t as u8;
+        }
+    }
+    best_t
+}
+
+/// Percentile (0..=1) of a histogram.
+fn percentile(hist: &[u32; 256], p: f32) -> u8 {
+    let total: u64 = hist.iter().map(|&c| c as u64).sum();
+    let target = (total as f64 * p as f64).ceil() as u64;
+    let mut acc = 0u64;
+    for (i, &c) in hist.iter().enumerate() {
+        acc += c as u64;
+        if acc >= target.max(1) {
+            return i as u8;
+        }
+    }
+    255
+}
+
+/// Tighten `bbox` to the ink inside it; returns the box unchanged when it holds no clear ink.
+pub fn tighten_to_ink(gray: &GrayImage, bbox: BBox) -> BBox {
+    let b = bbox.clamp(gray.width(), gray.height());
+    if b.is_empty() {
+        return b;
+    }
+    let mut hist = [0u32; 256];
+    for y in b.y0..b.y1 {
+        for x in b.x0..b.x1 {
+            hist[gray.get_pixel(x, y)[0] as usize] += 1;
+        }
+    }
+    let lo = percentile(&hist, 0.02);
+    let hi = percentile(&hist, 0.98);
+    if hi.saturating_sub(lo) < 24 {
+        return b;
+    }
+    let t = otsu(&hist);
+    let (w, h) = (b.width() as usize, b.height() as usize);
+    let mut rows = vec![0u32; h];
+    let mut cols = vec![0u32; w];
+    for y in 0..h {
+        for x in 0..w {
+            if gray.get_pixel(b.x0 + x as u32, b.y0 + y as u32)[0] <= t {
+                rows[y] += 1;
+                cols[x] += 1;
+            }
+        }
+    }
+    let row_min = ((w as f32) * 0.005).ceil().max(1.0) as u32;
+    let y0 = rows.iter().position(|&c| c >= row_min);
+    let y1 = rows.iter().rposition(|&c| c >= row_min);
+    let x0 = cols.iter().position(|&c| c >= 1);
+    let x1 = cols.iter().rposition(|&c| c >= 1);
+    match (x0, x1, y0, y1) {
+        (Some(x0), Some(x1), Some(y0), Some(y1)) if x1 >= x0 && y1 >= y0 => BBox::new(
+            b.x0 + x0 as u32,
+            b.y0 + y0 as u32,
+            b.x0 + x1 as u32 + 1,
+            b.y0 + y1 as u32 + 1,
+        ),
+        _ => b,
+    }
+}
+
+/// Sample the page at (x, y) with bilinear interpolation; outside the page reads `fill`.
+#[inline]
+fn sample_bilinear(gray: &GrayImage, x: f32, y: f32, fill: f32) -> f32 {
+    let (w, h) = (gray.width() as i64, gray.height() as i64);
+    let x0 = x.floor();
+    let y0 = y.floor();
+    let fx = x - x0;
+    let fy = y - y0;
+    let px = |xi: i64, yi: i64| -> f32 {
+        if xi < 0 || yi < 0 || xi >= w || yi >= h {
+            fill
+        } else {
+            gray.get_pixel(xi as u32, yi as u32)[0] as f32
+        }
+    };
+    let (xi, yi) = (x0 as i64, y0 as i64);
+    let top = px(xi, yi) * (1.0 - fx) + px(xi + 1, yi) * fx;
+    let bot = px(xi, yi + 1) * (1.0 - fx) + px(xi + 1, yi + 1) * fx;
+    top * (1.0 - fy) + bot * fy
+}
+
+/// Normalise the line at `bbox` on `gray` into a model input (see the module docs).
+pub fn normalize_line(gray: &GrayImage, bbox: BBox) -> LineImage {
+    let ink = tighten_to_ink(gray, bbox);
+    let ink = if ink.is_empty() {
+        BBox::new(0, 0, gray.width().max(1), gray.height().max(1))
+    } else {
+        ink
+    };
+    let ink_h = ink.height().max(4) as f32;
+    let (my, mx) = (ink_h * MARGIN_Y, ink_h * MARGIN_X);
+    let sx0 = ink.x0 as f32 - mx;
+    let sy0 = ink.y0 as f32 - my;
+    let src_w = ink.width() as f32 + 2.0 * mx;
+    let src_h = ink_h + 2.0 * my;
+    let scale_y = LINE_HEIGHT as f32 / src_h;
+    let mut out_w = (src_w * scale_y).round().max(1.0) as usize;
+    let mut scale_x = scale_y;
+    if out_w > MAX_LINE_WIDTH {
+        out_w = MAX_LINE_WIDTH;
+        scale_x = out_w as f32 / src_w;
+    }
+
+    // Intensity mapping from the crop's own histogram (ink box plus margins, so there is
+    // always paper in it): paper -> 0, ink -> 1.
+    let mut hist = [0u32; 256];
+    let cb = ink
+        .expand(
+            mx.round() as u32,
+            my.round() as u32,
+            gray.width(),
+            gray.height(),
+        )
+        .clamp(gray.width(), gray.height());
+    for y in cb.y0..cb.y1 {
+        for x in cb.x0..cb.x1 {
+            hist[gray.get_pixel(x, y)[0] as usize] += 1;
+        }
+    }
+    let ink_level = percentile(&hist, 0.02) as f32;
+    let paper_level = percentile(&hist, 0.90).max(percentile(&hist, 0.5)) as f32;
+    let range = (paper_level - ink_level).max(32.0);
+
+    let padded = pad_width(out_w);
+    let mut pixels = vec![0.0f32; LINE_HEIGHT * padded];
+    // Each output pixel averages a small grid of bilinear samples over its footprint, which
+    // area-averages when shrinking and interpolates when enlarging.
+    let step_x = 1.0 / scale_x;
+    let step_y = 1.0 / scale_y;
+    let nx = (step_x.ceil() as usize).clamp(1, 4);
+    let ny = (step_y.ceil() as usize).clamp(1, 4);
+    let inv = 1.0 / (nx * ny) as f32;
+    for oy in 0..LINE_HEIGHT {
+        for ox in 0..out_w {
+            let mut acc = 0.0;
+            for j in 0..ny {
+                let y = sy0 + (oy as f32 + (j as f32 + 0.5) / ny as f32) * step_y - 0.5;
+                for i in 0..nx {
+                    let x = sx0 + (ox as f32 + (i as f32 + 0.5) / nx as f32) * step_x - 0.5;
+                    acc += sample_bilinear(gray, x, y, paper_level);
+                }
+            }
+            let g = acc * inv;
+            pixels[oy * padded + ox] = ((paper_level - g) / range).clamp(0.0, 1.0);
+        }
+    }
+    LineImage {
+        width: padded,
+        content_width: out_w,
+        pixels,
+        source_x0: sx0,
+        source_y0: sy0,
+        scale_x,
+        scale_y,
+        ink_box: ink,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    fn page_with_bar(x0: u32, y0: u32, x1: u32, y1: u32) -> GrayImage {
+        let mut g = GrayImage::from_pixel(200, 100, Luma([240]));
+        for y in y0..y1 {
+            for x in x0..x1 {
+                g.put_pixel(x, y, Luma([20]));
+            }
+        }
+        g
+    }
+
+    #[test]
+    fn tightens_loose_boxes() {
+        let g = page_with_bar(50, 40, 150, 60);
+        assert_eq!(
+            tighten_to_ink(&g, BBox::new(30, 20, 180, 90)),
+            BBox::new(50, 40, 150, 60)
+        );
+    }
+
+    #[test]
+    fn normalised_line_has_fixed_height_and_polarity() {
+        let g = page_with_bar(50, 40, 150, 60);
+        let l = normalize_line(&g, BBox::new(40, 30, 160, 70));
+        assert_eq!(l.pixels.len(), LINE_HEIGHT * l.width);
+        assert_eq!(l.width % WIDTH_MULTIPLE, 0);
+        // ink 20 px high + margins -> 32 px: the bar is ~100/(20*1.24)*32 wide.
+        let expected = ((100.0 + 2.0 * 0.25 * 20.0) * 32.0 / (20.0 * 1.24f32)).round() as usize;
+        assert!(
+            (l.content_width as i64 - expected as i64).abs() <= 1,
+            "{}",
+            l.content_width
+        );
+        let mid = LINE_HEIGHT / 2 * l.width + l.content_width / 2;
+        assert!(l.pixels[mid] > 0.9, "ink maps to ~1: {}", l.pixels[mid]);
+        assert!(l.pixels[0] < 0.1, "paper maps to ~0: {}", l.pixels[0]);
+        // Column mapping goes back to the page: the bar's left edge is near column mx*scale.
+        let x = l.column_to_page_x(0.25 * 20.0 * l.scale_x);
+        assert!((x - 50.0).abs() < 1.0, "{x}");
+    }
+
+    #[test]
+    fn blank_and_degenerate_boxes_do_not_panic() {
+        let g = GrayImage::from_pixel(10, 10, Luma([255]));
+        let l = normalize_line(&g, BBox::new(0, 0, 10, 10));
+        assert!(l.pixels.iter().all(|&p| p < 0.01));
+        let l = normalize_line(&g, BBox::new(5, 5, 5, 5));
+        assert_eq!(l.pixels.len(), LINE_HEIGHT * l.width);
+        let l = normalize_line(&g, BBox::new(50, 50, 60, 60));
+        assert_eq!(l.pixels.len(), LINE_HEIGHT * l.width);
+    }
+}

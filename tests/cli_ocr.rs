@@ -1,0 +1,194 @@
+//! End-to-end tests of `ferrocr ocr` on our own sample pages (tests/data, made by
+//! scripts/make-samples.sh) and on a corpus of bad inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ferrocr::eval::metrics::EditCounts;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferrocr"));
+    c.env("FERROCR_DEVICE", "cpu").env("RUST_LOG", "error");
+    c
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn run(args: &[&str], files: &[&Path]) -> Output {
+    let mut c = bin();
+    c.arg("ocr").args(args);
+    for f in files {
+        c.arg(f);
+    }
+    c.output().expect("run ferrocr")
+}
+
+fn cer_ci(gt_file: &str, text: &str) -> f64 {
+    let gt = std::fs::read_to_string(data(gt_file)).unwrap();
+    EditCounts::compare(&gt, text, true).cer()
+}
+
+#[test]
+fn reads_the_sample_letter_and_receipt() {
+    let out = run(
+        &["--jobs", "2"],
+        &[&data("sample-letter.png"), &data("sample-receipt.jpg")],
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Output is in input order: the letter first, then the receipt.
+    let split = text.find("CORNER").expect("receipt text present");
+    let (letter, receipt) = text.split_at(split);
+    let (cl, cr) = (
+        cer_ci("sample-letter.gt.txt", letter),
+        cer_ci("sample-receipt.gt.txt", receipt),
+    );
+    assert!(cl < 0.10, "letter CER-ci {cl}:\n{letter}");
+    assert!(cr < 0.10, "receipt CER-ci {cr}:\n{receipt}");
+}
+
+#[test]
+fn out_dir_gets_one_file_per_input_in_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (format, ext) in [
+        ("text", "txt"),
+        ("json", "json"),
+        ("hocr", "hocr"),
+        ("alto", "alto.xml"),
+        ("tsv", "tsv"),
+    ] {
+        let out = run(
+            &["--format", format, "--out", d],
+            &[&data("sample-receipt.jpg")],
+        );
+        assert!(
+            out.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p = dir.path().join(format!("sample-receipt.{ext}"));
+        let body = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(
+            body.contains("TOTAL") || body.contains("Total"),
+            "{format} output lacks TOTAL"
+        );
+        if ext.ends_with("xml") || ext == "hocr" {
+            match Command::new("xmllint").arg("--noout").arg(&p).output() {
+                Ok(x) => assert!(
+                    x.status.success(),
+                    "xmllint {format}: {}",
+                    String::from_utf8_lossy(&x.stderr)
+                ),
+                Err(_) => {
+                    eprintln!("xmllint not installed: well-formedness of {format} not checked here")
+                }
+            }
+        }
+    }
+}
+
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    // A PNG signature and a valid IHDR chunk (with CRC) claiming a huge image, then nothing.
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(b"IHDR");
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let crc = crc32(&ihdr);
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend_from_slice(&13u32.to_be_bytes());
+    v.extend_from_slice(&ihdr);
+    v.extend_from_slice(&crc.to_be_bytes());
+    v
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn bad_inputs_are_named_with_their_reason_and_the_rest_still_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = std::fs::read(data("sample-letter.png")).unwrap();
+    let jpg = std::fs::read(data("sample-receipt.jpg")).unwrap();
+    let mut tiff = Vec::new();
+    image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(300, 200, image::Luma([200])))
+        .write_to(
+            &mut std::io::Cursor::new(&mut tiff),
+            image::ImageFormat::Tiff,
+        )
+        .unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated.png", png[..png.len() / 3].to_vec()),
+        ("truncated.jpg", jpg[..jpg.len() / 4].to_vec()),
+        ("truncated.tif", tiff[..tiff.len() / 3].to_vec()),
+        ("empty.png", Vec::new()),
+        ("text.png", b"this is not an image\n".to_vec()),
+        ("huge.png", png_claiming(100_000, 100_000)),
+        ("fake.pdf", b"%PDF-1.7\nthis is not really a pdf\n".to_vec()),
+    ];
+    let mut files: Vec<PathBuf> = Vec::new();
+    for (name, bytes) in &cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        files.push(p);
+    }
+    files.push(data("sample-receipt.jpg"));
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let out = run(&[], &refs);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "non-zero exit when some file failed; stderr: {stderr}"
+    );
+    for (name, _) in &cases {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no error line naming {name} in:\n{stderr}"));
+        assert!(line.len() > name.len() + 12, "the reason is given: {line}");
+    }
+    assert!(
+        stderr.contains("huge.png") && stderr.contains("exceeds the limit"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("TOTAL"),
+        "the good file was still read: {stdout}"
+    );
+}
+
+#[test]
+fn bad_parameters_are_refused_clearly() {
+    let out = run(&["--review-threshold", "2"], &[&data("sample-receipt.jpg")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("review-threshold"));
+    let out = run(&["--format", "docx"], &[&data("sample-receipt.jpg")]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&[], &[Path::new("/nonexistent/file.png")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.png"));
+}
