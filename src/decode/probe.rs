@@ -67,9 +67,8 @@ fn probe_png(b: &[u8]) -> Result<HeaderInfo> {
     }
     let mut dpi = None;
     let mut pos = 8usize;
-    loop {
-        // `be32` succeeding means `pos + 4 <= b.len()`, so the additions below cannot overflow.
-        let Some(len) = be32(b, pos) else { break };
+    // `be32` succeeding means `pos + 4 <= b.len()`, so the additions below cannot overflow.
+    while let Some(len) = be32(b, pos) {
         let Some(kind) = b.get(pos + 4..pos + 8) else {
             break;
         };
@@ -130,13 +129,11 @@ fn probe_jpeg(b: &[u8]) -> Result<HeaderInfo> {
             .get(pos + 4..pos + 2 + seg_len)
             .ok_or_else(|| corrupt(Format::Jpeg, "truncated inside a marker segment"))?;
         match marker {
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                if info.dims.is_none() {
-                    let (Some(h), Some(w)) = (be16(seg, 1), be16(seg, 3)) else {
-                        return Err(corrupt(Format::Jpeg, "short frame header"));
-                    };
-                    info.dims = Some((u32::from(w), u32::from(h)));
-                }
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) && info.dims.is_none() => {
+                let (Some(h), Some(w)) = (be16(seg, 1), be16(seg, 3)) else {
+                    return Err(corrupt(Format::Jpeg, "short frame header"));
+                };
+                info.dims = Some((u32::from(w), u32::from(h)));
             }
             0xE0 if seg.starts_with(b"JFIF\0") && info.dpi.is_none() => {
                 if let (Some(&unit), Some(x)) = (seg.get(7), be16(seg, 8)) {

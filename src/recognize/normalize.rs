@@ -148,11 +148,11 @@ pub fn tighten_to_ink(gray: &GrayImage, bbox: BBox) -> BBox {
     let (w, h) = (b.width() as usize, b.height() as usize);
     let mut rows = vec![0u32; h];
     let mut cols = vec![0u32; w];
-    for y in 0..h {
-        for x in 0..w {
+    for (y, row_count) in rows.iter_mut().enumerate() {
+        for (x, col_count) in cols.iter_mut().enumerate() {
             if gray.get_pixel(b.x0 + x as u32, b.y0 + y as u32)[0] <= t {
-                rows[y] += 1;
-                cols[x] += 1;
+                *row_count += 1;
+                *col_count += 1;
             }
         }
     }

@@ -297,7 +297,7 @@ pub(crate) fn parse_xml(src: &str) -> Result<Node, String> {
     root.ok_or_else(|| "no root element".to_string())
 }
 
-fn close_node(stack: &mut Vec<Node>, root: &mut Option<Node>, node: Node) {
+fn close_node(stack: &mut [Node], root: &mut Option<Node>, node: Node) {
     match stack.last_mut() {
         Some(parent) => {
             parent.text.push_str(&node.text);
