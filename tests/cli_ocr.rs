@@ -6,6 +6,11 @@ use std::process::{Command, Output};
 
 use ferrocr::eval::metrics::EditCounts;
 
+/// Highest acceptable case-insensitive CER on tests/data/sample-letter.png.
+const LETTER_MAX_CER: f64 = 0.05;
+/// Highest acceptable case-insensitive CER on tests/data/sample-receipt.jpg.
+const RECEIPT_MAX_CER: f64 = 0.05;
+
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferrocr"));
     c.env("FERROCR_DEVICE", "cpu").env("RUST_LOG", "error");
@@ -34,25 +39,31 @@ fn cer_ci(gt_file: &str, text: &str) -> f64 {
 
 #[test]
 fn reads_the_sample_letter_and_receipt() {
-    let out = run(
-        &["--jobs", "2"],
-        &[&data("sample-letter.png"), &data("sample-receipt.jpg")],
+    let read = |files: &[&Path]| {
+        let out = run(&["--jobs", "2"], files);
+        assert!(
+            out.status.success(),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (letter_path, receipt_path) = (data("sample-letter.png"), data("sample-receipt.jpg"));
+    let letter = read(&[&letter_path]);
+    let receipt = read(&[&receipt_path]);
+    // Several files: outputs in input order, each as if read alone.
+    assert_eq!(
+        read(&[&letter_path, &receipt_path]),
+        format!("{letter}{receipt}")
     );
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    // Output is in input order: the letter first, then the receipt.
-    let split = text.find("CORNER").expect("receipt text present");
-    let (letter, receipt) = text.split_at(split);
     let (cl, cr) = (
-        cer_ci("sample-letter.gt.txt", letter),
-        cer_ci("sample-receipt.gt.txt", receipt),
+        cer_ci("sample-letter.gt.txt", &letter),
+        cer_ci("sample-receipt.gt.txt", &receipt),
     );
-    assert!(cl < 0.10, "letter CER-ci {cl}:\n{letter}");
-    assert!(cr < 0.10, "receipt CER-ci {cr}:\n{receipt}");
+    // Regression bounds for the shipped model (its measured values are in models/README.md);
+    // they tighten as the model improves.
+    assert!(cl < LETTER_MAX_CER, "letter CER-ci {cl}:\n{letter}");
+    assert!(cr < RECEIPT_MAX_CER, "receipt CER-ci {cr}:\n{receipt}");
 }
 
 #[test]
@@ -180,7 +191,10 @@ fn bad_inputs_are_named_with_their_reason_and_the_rest_still_completes() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.trim().len() > 20, "the good file was still read: {stdout}");
+    assert!(
+        stdout.trim().len() > 20,
+        "the good file was still read: {stdout}"
+    );
 }
 
 #[test]

@@ -13,21 +13,43 @@ fn bin() -> Command {
 fn losses(log: &str) -> Vec<f64> {
     log.lines()
         .filter(|l| l.starts_with("step ") && l.contains(" loss "))
-        .filter_map(|l| l.split(" loss ").nth(1)?.split_whitespace().next()?.parse().ok())
+        .filter_map(|l| {
+            l.split(" loss ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect()
 }
 
 fn train(out: &Path, steps: u64, resume: bool) -> String {
     let mut c = bin();
-    c.args(["train", "--device", "cpu", "--batch", "8", "--lr", "0.003", "--warmup", "1"])
-        .args(["--log-every", "1", "--val-every", "1000", "--checkpoint-every", "1000", "--val-synth", "8"])
-        .args(["--max-chars", "12", "--steps", &steps.to_string(), "--out"])
-        .arg(out);
+    c.args([
+        "train", "--device", "cpu", "--batch", "8", "--lr", "0.003", "--warmup", "1",
+    ])
+    .args([
+        "--log-every",
+        "1",
+        "--val-every",
+        "1000",
+        "--checkpoint-every",
+        "1000",
+        "--val-synth",
+        "8",
+    ])
+    .args(["--max-chars", "12", "--steps", &steps.to_string(), "--out"])
+    .arg(out);
     if resume {
         c.arg("--resume");
     }
     let o = c.output().expect("run ferrocr train");
-    assert!(o.status.success(), "train failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "train failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).unwrap()
 }
 
@@ -44,12 +66,21 @@ fn loss_falls_and_checkpoints_round_trip() {
     assert_eq!(l.len(), 40, "one loss line per step:\n{log}");
     let first: f64 = l[..5].iter().sum::<f64>() / 5.0;
     let last: f64 = l[35..].iter().sum::<f64>() / 5.0;
-    assert!(last < 0.8 * first, "loss should fall: first {first:.3}, last {last:.3}\n{log}");
-    for f in ["config.json", "model.bpk", "optimizer.bpk", "train_state.json"] {
+    assert!(
+        last < 0.8 * first,
+        "loss should fall: first {first:.3}, last {last:.3}\n{log}"
+    );
+    for f in [
+        "config.json",
+        "model.bpk",
+        "optimizer.bpk",
+        "train_state.json",
+    ] {
         assert!(out.join(f).is_file(), "{f} written");
     }
     let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("train_state.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("train_state.json")).unwrap())
+            .unwrap();
     assert_eq!(state["step"], 40);
 
     let log = train(&out, 42, true);
@@ -66,7 +97,11 @@ fn loss_falls_and_checkpoints_round_trip() {
         }
     }
     img.save(data.join("page_1.png")).unwrap();
-    std::fs::write(data.join("lines.jsonl"), "{\"image\": \"page_1.png\", \"bbox\": [10, 5, 190, 35], \"text\": \"x\"}\n").unwrap();
+    std::fs::write(
+        data.join("lines.jsonl"),
+        "{\"image\": \"page_1.png\", \"bbox\": [10, 5, 190, 35], \"text\": \"x\"}\n",
+    )
+    .unwrap();
     let json = dir.path().join("report.json");
     let o = bin()
         .args(["eval-lines", "--device", "cpu", "--model"])
@@ -78,7 +113,8 @@ fn loss_falls_and_checkpoints_round_trip() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["lines"], 1);
     for key in ["cer", "cer_ci", "wer_ci", "ece"] {
         assert!(report[key].is_number(), "{key} in {report}");

@@ -88,7 +88,13 @@ fn try_gpu(allow_software: bool) -> std::result::Result<SelectedDevice, String> 
                 }
                 tried.push(format!("{label}: {name} is a software adapter"));
             }
-            Ok(Err(e)) => tried.push(format!("{label}: {e}")),
+            Ok(Err(e)) => {
+                // wgpu's message lists every adapter in debug form; keep the first clause.
+                let msg = e.to_string();
+                let short = msg.split(", adapters").next().unwrap_or(&msg);
+                let short = short.rsplit(": ").next().unwrap_or(short);
+                tried.push(format!("{label}: {short}"));
+            }
             Err(_) => tried.push(format!("{label}: adapter initialisation panicked")),
         }
     }

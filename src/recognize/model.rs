@@ -1,8 +1,8 @@
 //! The model artefact: `config.json` (architecture, alphabet, calibration, provenance) and
 //! `model.bpk` (burnpack weights), as shipped in `models/<name>/`.
 //!
-//! The default model is embedded in the binary at build time when `models/default/model.bpk`
-//! exists (see `build.rs`), so every command works from any directory with no external files;
+//! The default model (`models/default`) is embedded in the binary at build time, so every
+//! command works from any directory with no external files;
 //! `--model DIR` (or `FERROCR_MODEL`) loads another artefact at run time.
 
 use std::path::Path;
@@ -91,12 +91,10 @@ pub struct ModelArtifact {
     pub weights: Vec<u8>,
 }
 
-#[cfg(ferrocr_embedded_model)]
 const EMBEDDED_CONFIG: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/models/default/config.json"
 ));
-#[cfg(ferrocr_embedded_model)]
 const EMBEDDED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/models/default/model.bpk"
@@ -117,20 +115,13 @@ impl ModelArtifact {
         Ok(ModelArtifact { config, weights })
     }
 
-    /// The model built into this binary, if it was built with one.
+    /// The model built into this binary (`models/default` at build time).
     pub fn embedded() -> Option<Self> {
-        #[cfg(ferrocr_embedded_model)]
-        {
-            let config: ModelConfig = serde_json::from_str(EMBEDDED_CONFIG).ok()?;
-            Some(ModelArtifact {
-                config,
-                weights: EMBEDDED_WEIGHTS.to_vec(),
-            })
-        }
-        #[cfg(not(ferrocr_embedded_model))]
-        {
-            None
-        }
+        let config: ModelConfig = serde_json::from_str(EMBEDDED_CONFIG).ok()?;
+        Some(ModelArtifact {
+            config,
+            weights: EMBEDDED_WEIGHTS.to_vec(),
+        })
     }
 
     /// The model to use: `dir` when given (or env `FERROCR_MODEL`), else the embedded default,
