@@ -119,9 +119,7 @@ fn process_one(
     let name = path.file_name().map(|n| n.to_string_lossy().to_string());
     let doc = engine.process_bytes(&bytes, name)?;
     if compact_json && format == OutputFormat::Json {
-        let pretty = render(&doc, format);
-        let value: serde_json::Value = serde_json::from_str(&pretty)?;
-        Ok(format!("{value}\n"))
+        Ok(crate::render::render_json_line(&doc))
     } else {
         Ok(render(&doc, format))
     }

@@ -69,23 +69,6 @@ pub fn calibrate(samples: &[(f32, bool)], n_bins: usize) -> Calibration {
     }
 }
 
-/// The power `p` for which `confidence^p` has the lowest ECE over `samples`, searched in
-/// [0.2, 5]: a monotone recalibration (it keeps the ranking of confidences) fitted on held-out
-/// synthetic lines, never on the evaluation set.
-pub fn fit_power(samples: &[(f32, bool)], n_bins: usize) -> f32 {
-    let mut best = (1.0f32, f64::MAX);
-    let mut p = 0.2f32;
-    while p <= 5.0 {
-        let adj: Vec<(f32, bool)> = samples.iter().map(|&(c, ok)| (c.powf(p), ok)).collect();
-        let e = calibrate(&adj, n_bins).ece;
-        if e < best.1 {
-            best = (p, e);
-        }
-        p += 0.05;
-    }
-    best.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,6 @@
 
 use image::GrayImage;
 
-use crate::geometry::BBox;
-
 mod binarize;
 mod border;
 pub mod components;
@@ -91,9 +89,4 @@ pub struct PreparedPage {
     pub binary: GrayImage,
     /// How to map boxes on this page back to the original image.
     pub transform: PageTransform,
-}
-
-/// Helper used by the transform: a box in prepared-page pixels mapped to the original image.
-pub fn map_box_to_original(t: &PageTransform, b: BBox) -> BBox {
-    t.map_box(b)
 }

@@ -114,7 +114,6 @@ impl PageTransform {
 mod tests {
     use super::*;
     use crate::preprocess::deskew::rotate_bilinear;
-    use crate::preprocess::map_box_to_original;
     use crate::preprocess::orientation::rotate_quarter;
     use image::{GrayImage, Luma};
 
@@ -150,7 +149,7 @@ mod tests {
             BBox::new(0, 0, 20, 10)
         );
         assert_eq!(
-            map_box_to_original(&t, BBox::new(0, 0, 100, 200)),
+            t.map_box(BBox::new(0, 0, 100, 200)),
             BBox::new(0, 0, 200, 100)
         );
         let id = PageTransform::identity(50, 40);

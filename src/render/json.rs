@@ -39,12 +39,27 @@ struct EnvelopeRef<'a> {
 /// custom serialisers); should it ever, the output is still a JSON object, carrying an `error`
 /// field instead of `document`, rather than a panic.
 pub fn render_json(doc: &Document) -> String {
+    render_envelope(doc, true)
+}
+
+/// The same envelope as [`render_json`] on one line (plus a newline): used for JSON Lines output
+/// when several documents share one stream.
+pub fn render_json_line(doc: &Document) -> String {
+    render_envelope(doc, false)
+}
+
+fn render_envelope(doc: &Document, pretty: bool) -> String {
     let envelope = EnvelopeRef {
         ferrocr_version: FERROCR_VERSION,
         schema_version: JSON_SCHEMA_VERSION,
         document: doc,
     };
-    match serde_json::to_string_pretty(&envelope) {
+    let result = if pretty {
+        serde_json::to_string_pretty(&envelope)
+    } else {
+        serde_json::to_string(&envelope)
+    };
+    match result {
         Ok(mut s) => {
             s.push('\n');
             s
@@ -55,7 +70,7 @@ pub fn render_json(doc: &Document) -> String {
                 "schema_version": JSON_SCHEMA_VERSION,
                 "error": e.to_string(),
             });
-            format!("{fallback:#}\n")
+            format!("{fallback}\n")
         }
     }
 }

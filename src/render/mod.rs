@@ -21,7 +21,7 @@ mod test_support;
 
 pub use alto::render_alto;
 pub use hocr::render_hocr;
-pub use json::{JSON_SCHEMA_VERSION, JsonEnvelope, parse_json, render_json};
+pub use json::{JSON_SCHEMA_VERSION, JsonEnvelope, parse_json, render_json, render_json_line};
 pub use text::render_text;
 pub use tsv::{TSV_HEADER, render_tsv};
 
