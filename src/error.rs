@@ -25,6 +25,43 @@ pub enum ErrorKind {
     Io,
     /// A bug or an unexpected internal state.
     Internal,
+    /// The service is at capacity (queues full); the caller should retry later.
+    Overloaded,
+    /// This caller is over its own concurrency limit.
+    RateLimited,
+    /// The request's deadline passed before its work ran or finished.
+    Timeout,
+    /// Missing or wrong credentials.
+    Unauthorized,
+    /// The addressed resource (e.g. a job) does not exist.
+    NotFound,
+    /// The request conflicts with the resource's state (e.g. a result that is not ready).
+    Conflict,
+    /// The service is shutting down or not ready.
+    Unavailable,
+}
+
+impl ErrorKind {
+    /// Stable snake-case code used in error bodies (`{"error":{"code":...}}`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ErrorKind::BadInput => "bad_input",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::BadParameter => "bad_parameter",
+            ErrorKind::Model => "model_error",
+            ErrorKind::Backend => "backend_error",
+            ErrorKind::Io => "io_error",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+        }
+    }
 }
 
 /// Every error the ferrocr library returns.
@@ -85,6 +122,37 @@ pub enum OcrError {
     /// Unexpected internal state.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Queues are full; retry after the given number of seconds.
+    #[error("server busy: {what}; retry in {retry_after_s} s")]
+    Overloaded {
+        /// Which capacity ran out.
+        what: String,
+        /// Suggested wait before retrying, seconds.
+        retry_after_s: u64,
+    },
+    /// The caller is over its own in-flight limit.
+    #[error("too many requests in flight for this client (limit {limit}); retry in {retry_after_s} s")]
+    RateLimited {
+        /// The per-client limit.
+        limit: usize,
+        /// Suggested wait before retrying, seconds.
+        retry_after_s: u64,
+    },
+    /// The request's deadline passed.
+    #[error("deadline exceeded after {0} ms")]
+    DeadlineExceeded(u64),
+    /// Missing or invalid credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The addressed resource does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request conflicts with the resource's current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The service is shutting down or not ready to take work.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl OcrError {
@@ -101,6 +169,23 @@ impl OcrError {
             OcrError::Backend(_) => ErrorKind::Backend,
             OcrError::Io(_) => ErrorKind::Io,
             OcrError::Internal(_) => ErrorKind::Internal,
+            OcrError::Overloaded { .. } => ErrorKind::Overloaded,
+            OcrError::RateLimited { .. } => ErrorKind::RateLimited,
+            OcrError::DeadlineExceeded(_) => ErrorKind::Timeout,
+            OcrError::Unauthorized(_) => ErrorKind::Unauthorized,
+            OcrError::NotFound(_) => ErrorKind::NotFound,
+            OcrError::Conflict(_) => ErrorKind::Conflict,
+            OcrError::Unavailable(_) => ErrorKind::Unavailable,
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for errors that warrant `Retry-After`.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            OcrError::Overloaded { retry_after_s, .. }
+            | OcrError::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            OcrError::Unavailable(_) => Some(5),
+            _ => None,
         }
     }
 

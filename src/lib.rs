@@ -5,6 +5,7 @@
 //! [`render`]. [`train`] holds the synthetic-data generator and training loop of the recogniser.
 
 pub mod assemble;
+pub mod batcher;
 pub mod cli;
 pub mod compute;
 pub mod decode;
@@ -14,9 +15,12 @@ pub mod error;
 pub mod eval;
 pub mod geometry;
 pub mod layout;
+pub mod loadgen;
+pub mod metrics;
 pub mod preprocess;
 pub mod recognize;
 pub mod render;
+pub mod server;
 pub mod train;
 
 pub use document::Document;

@@ -1,7 +1,9 @@
 //! Subcommands of the `ferrocr` binary, one file each. `anyhow` is used only at this edge.
 
 pub mod eval_lines;
+pub mod load;
 pub mod ocr;
+pub mod serve;
 pub mod train;
 
 use std::path::PathBuf;
@@ -35,6 +37,10 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Measure the recogniser on labelled line crops (lines.jsonl).
     EvalLines(eval_lines::EvalLinesArgs),
+    /// Run the HTTP API (HTTP/1.1 + HTTP/2) with the dynamic batcher and job workers.
+    Serve(serve::ServeArgs),
+    /// Load-test a running server: throughput, latency percentiles, errors by kind.
+    Load(load::LoadArgs),
 }
 
 /// Model and device options shared by the commands that recognise text.
@@ -80,6 +86,8 @@ pub fn main() -> ExitCode {
         Command::Ocr(a) => ocr::run(a),
         Command::Train(a) => train::run(a),
         Command::EvalLines(a) => eval_lines::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Load(a) => load::run(a),
     };
     match result {
         Ok(code) => code,

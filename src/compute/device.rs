@@ -8,12 +8,12 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use burn::tensor::{Device, DeviceKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{OcrError, Result};
 
 /// What the user asked for (`--device`, env `FERROCR_DEVICE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DevicePreference {
     /// A hardware GPU when there is one, else the CPU.

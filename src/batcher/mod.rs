@@ -1,0 +1,256 @@
+//! The dynamic batcher: pages and text lines from many concurrent requests (and background jobs)
+//! are gathered into large batches, so the recogniser runs few big forward passes instead of
+//! many small ones.
+//!
+//! Shape (after text-embeddings-inference and Triton): a request is decoded on the CPU pool; its
+//! pages go through a bounded priority queue to the **page stage** (one owner thread; batches of
+//! pages are preprocessed and laid out on the pool), whose line images go through a second
+//! bounded priority queue to the **line stage** (one owner thread; lines from many pages and
+//! requests form one recognition batch). Answers come back on oneshot channels; the async caller
+//! assembles the page. Interactive work always goes before background work; work whose caller
+//! has gone or whose deadline passed is dropped when dequeued. Admission (how many requests may
+//! be in flight) is the server's job; queues here only bound memory.
+
+pub mod line_stage;
+pub mod page_stage;
+pub mod queue;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::future::try_join_all;
+use tokio::sync::oneshot;
+
+use crate::assemble::{PageContext, assemble_page};
+use crate::decode::{DecodeLimits, DecodedPage, decode};
+use crate::document::{Document, Page};
+use crate::engine::EngineOptions;
+use crate::error::{OcrError, Result};
+use crate::metrics::Metrics;
+use crate::recognize::Recognizer;
+use line_stage::LineTask;
+use page_stage::PageTask;
+pub use queue::Priority;
+use queue::{PushError, QueueSender, priority_queue};
+
+/// Knobs of the batcher (defaults chosen by measurement; see docs/BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatcherConfig {
+    /// Most text lines in one recognition batch.
+    pub max_batch_lines: usize,
+    /// Most padded input pixels (32 x widest line x lines) in one recognition batch.
+    pub max_batch_pixels: usize,
+    /// Longest a batch waits to fill once its first item is there.
+    pub max_queue_delay: Duration,
+    /// Most pages preprocessed as one batch.
+    pub max_batch_pages: usize,
+    /// Page batches running at once on the CPU pool (also the pool's thread count).
+    pub page_workers: usize,
+    /// Capacity of each internal queue (per priority), in pages; line queue holds as many pages.
+    pub stage_queue_capacity: usize,
+}
+
+impl Default for BatcherConfig {
+    fn default() -> Self {
+        BatcherConfig {
+            max_batch_lines: 256,
+            max_batch_pixels: 32 * 1024 * 256,
+            max_queue_delay: Duration::from_millis(5),
+            max_batch_pages: 8,
+            page_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            stage_queue_capacity: 1024,
+        }
+    }
+}
+
+/// Who a piece of work belongs to and how urgent it is.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    /// Process-unique request number (distinct requests per batch are counted with it).
+    pub id: u64,
+    /// Scheduling class.
+    pub priority: Priority,
+    /// When the work stops being wanted.
+    pub deadline: Option<Instant>,
+    /// When the request started (for the deadline error message).
+    pub started: Instant,
+}
+
+impl RequestMeta {
+    /// True once the deadline has passed.
+    pub fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// The error reported when the deadline passes.
+    pub fn deadline_error(&self) -> OcrError {
+        OcrError::DeadlineExceeded(self.started.elapsed().as_millis() as u64)
+    }
+}
+
+/// The running batcher. Dropping it (with every clone of its handle) stops the stage threads once
+/// their queues drain.
+pub struct Batcher {
+    pages: QueueSender<PageTask>,
+    pool: Arc<rayon::ThreadPool>,
+    metrics: Arc<Metrics>,
+    next_id: AtomicU64,
+}
+
+impl Batcher {
+    /// Start the stage threads around `recognizer`.
+    pub fn start(
+        recognizer: Arc<dyn Recognizer>,
+        config: BatcherConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(config.page_workers.max(1))
+                .thread_name(|i| format!("ferrocr-page-{i}"))
+                .build()
+                .map_err(|e| OcrError::Internal(format!("cannot start the CPU pool: {e}")))?,
+        );
+        let (page_tx, page_rx) = priority_queue::<PageTask>(
+            config.stage_queue_capacity,
+            metrics.queue_depth.with_label_values(&["page"]),
+        );
+        let (line_tx, line_rx) = priority_queue::<LineTask>(
+            config.stage_queue_capacity,
+            metrics.queue_depth.with_label_values(&["line"]),
+        );
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(f)
+                .map_err(|e| OcrError::Internal(format!("cannot start {name}: {e}")))
+        };
+        {
+            let (pool, metrics) = (pool.clone(), metrics.clone());
+            spawn(
+                "ferrocr-page-stage",
+                Box::new(move || page_stage::run(page_rx, line_tx, pool, config, metrics)),
+            )?;
+        }
+        {
+            let metrics = metrics.clone();
+            spawn(
+                "ferrocr-line-stage",
+                Box::new(move || line_stage::run(line_rx, recognizer, config, metrics)),
+            )?;
+        }
+        Ok(Batcher {
+            pages: page_tx,
+            pool,
+            metrics,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    /// A new request identity with `priority`, due within `timeout`.
+    pub fn request(&self, priority: Priority, timeout: Option<Duration>) -> RequestMeta {
+        let started = Instant::now();
+        RequestMeta {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            priority,
+            deadline: timeout.map(|t| started + t),
+            started,
+        }
+    }
+
+    /// Decode a file on the CPU pool (limits checked from headers first).
+    pub async fn decode(&self, bytes: bytes::Bytes, limits: DecodeLimits) -> Result<Vec<DecodedPage>> {
+        let (tx, rx) = oneshot::channel();
+        let metrics = self.metrics.clone();
+        self.pool.spawn(move || {
+            let t = Instant::now();
+            let result = decode(&bytes, &limits);
+            metrics.observe_stage_ms("decode", t.elapsed().as_secs_f64() * 1000.0);
+            let _ = tx.send(result);
+        });
+        rx.await
+            .map_err(|_| OcrError::Internal("decoder thread stopped".into()))?
+    }
+
+    /// Run one decoded page through the page and line stages and assemble it.
+    pub async fn process_page(
+        &self,
+        page: DecodedPage,
+        options: Arc<EngineOptions>,
+        meta: &RequestMeta,
+        decode_ms: f64,
+    ) -> Result<Page> {
+        let (tx, rx) = oneshot::channel();
+        let mut task = PageTask {
+            meta: meta.clone(),
+            enqueued: Instant::now(),
+            page,
+            options: options.clone(),
+            reply: tx,
+        };
+        // Internal queues only bound memory: an admitted request waits for room.
+        loop {
+            match self.pages.push(task, meta.priority) {
+                Ok(()) => break,
+                Err(PushError::Closed(_)) => {
+                    return Err(OcrError::Unavailable("page stage stopped".into()));
+                }
+                Err(PushError::Full(t)) => {
+                    if meta.expired() {
+                        return Err(meta.deadline_error());
+                    }
+                    task = t;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }
+        let prepared = rx
+            .await
+            .map_err(|_| OcrError::Internal("page stage dropped a page".into()))??;
+        let t = Instant::now();
+        let (images, texts) = prepared
+            .lines
+            .await
+            .map_err(|_| OcrError::Internal("line stage dropped a page".into()))?;
+        let texts = texts?;
+        let mut timings = prepared.timings;
+        timings.decode_ms = decode_ms;
+        timings.recognize_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let ctx = PageContext {
+            index: prepared.index,
+            dpi: prepared.dpi,
+            transform: &prepared.transform,
+            layout: &prepared.layout,
+            review_threshold: options.review_threshold,
+            timings,
+        };
+        self.metrics.pages_total.inc();
+        Ok(assemble_page(ctx, &images, &texts))
+    }
+
+    /// Decode `bytes` and run every page; pages of one document run concurrently.
+    pub async fn process_document(
+        &self,
+        bytes: bytes::Bytes,
+        options: Arc<EngineOptions>,
+        meta: &RequestMeta,
+        source: Option<String>,
+    ) -> Result<Document> {
+        let t = Instant::now();
+        let pages = self.decode(bytes, options.limits.clone()).await?;
+        let decode_ms = t.elapsed().as_secs_f64() * 1000.0 / pages.len().max(1) as f64;
+        let pages = try_join_all(
+            pages
+                .into_iter()
+                .map(|p| self.process_page(p, options.clone(), meta, decode_ms)),
+        )
+        .await?;
+        Ok(Document { source, pages })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! The page stage: one owner thread gathers waiting pages from many requests into a batch and
+//! runs preprocessing, layout and line normalisation for the whole batch on the CPU pool, then
+//! hands each page's lines to the line stage. At most `page_workers` batches run at once, so a
+//! burst of pages waits in the bounded queue instead of piling up threads or memory.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use tokio::sync::oneshot;
+
+use super::line_stage::LineTask;
+use super::queue::{PushError, QueueReceiver, QueueSender};
+use super::{BatcherConfig, RequestMeta};
+use crate::decode::DecodedPage;
+use crate::document::StageTimings;
+use crate::engine::EngineOptions;
+use crate::error::{OcrError, Result};
+use crate::layout::{PageLayout, analyze};
+use crate::metrics::Metrics;
+use crate::preprocess::{PageTransform, preprocess};
+use crate::recognize::{LineImage, LineText, normalize_line};
+
+/// What the line stage sends back for one page: its line images (handed back, not copied) and
+/// their texts.
+pub type LineReply = (Vec<LineImage>, Result<Vec<LineText>>);
+
+/// One page waiting for preprocessing.
+pub struct PageTask {
+    /// The request this page belongs to.
+    pub meta: RequestMeta,
+    /// When the page entered the queue.
+    pub enqueued: Instant,
+    /// The decoded page.
+    pub page: DecodedPage,
+    /// The request's pipeline options.
+    pub options: Arc<EngineOptions>,
+    /// Where the prepared page goes.
+    pub reply: oneshot::Sender<Result<PreparedPageLines>>,
+}
+
+/// A preprocessed page whose lines are (or were) queued for recognition.
+pub struct PreparedPageLines {
+    /// Page index in the file.
+    pub index: usize,
+    /// Resolution, when known.
+    pub dpi: Option<f32>,
+    /// Mapping back to the original image.
+    pub transform: PageTransform,
+    /// Blocks and lines in reading order.
+    pub layout: PageLayout,
+    /// Timings so far (preprocess, layout).
+    pub timings: StageTimings,
+    /// The line stage's answer.
+    pub lines: oneshot::Receiver<LineReply>,
+}
+
+/// Run the page stage's owner loop until every producer is gone.
+pub(crate) fn run(
+    queue: QueueReceiver<PageTask>,
+    lines: QueueSender<LineTask>,
+    pool: Arc<rayon::ThreadPool>,
+    config: BatcherConfig,
+    metrics: Arc<Metrics>,
+) {
+    // Tokens bound the number of batches running on the pool at once.
+    let (token_tx, token_rx) = crossbeam_channel::bounded::<()>(config.page_workers.max(1));
+    while let Some(first) = queue.pop_until(None) {
+        let mut batch = vec![first];
+        while batch.len() < config.max_batch_pages {
+            match queue.try_pop() {
+                Some(t) => batch.push(t),
+                None => break,
+            }
+        }
+        let batch: Vec<PageTask> = batch
+            .into_iter()
+            .filter_map(|t| admit(t, &metrics))
+            .collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let requests: HashSet<u64> = batch.iter().map(|t| t.meta.id).collect();
+        metrics.record_batch("page", batch.len(), requests.len(), config.max_batch_pages);
+        for t in &batch {
+            metrics
+                .queue_wait
+                .with_label_values(&["page"])
+                .observe(t.enqueued.elapsed().as_secs_f64());
+        }
+        if token_tx.send(()).is_err() {
+            break;
+        }
+        let token_rx = token_rx.clone();
+        let lines = lines.clone();
+        let metrics = metrics.clone();
+        pool.spawn(move || {
+            batch
+                .into_par_iter()
+                .for_each(|task| prepare(task, &lines, &metrics));
+            let _ = token_rx.recv();
+        });
+    }
+}
+
+/// Drop work whose client went away; answer work whose deadline passed with the timeout error.
+fn admit(task: PageTask, metrics: &Metrics) -> Option<PageTask> {
+    let reason = if task.reply.is_closed() {
+        "client_gone"
+    } else if task.meta.expired() {
+        let err = task.meta.deadline_error();
+        let _ = task.reply.send(Err(err));
+        "deadline"
+    } else {
+        return Some(task);
+    };
+    metrics
+        .dropped_total
+        .with_label_values(&["page", reason])
+        .inc();
+    None
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Preprocess, lay out and normalise one page, then queue its lines for recognition.
+fn prepare(task: PageTask, lines: &QueueSender<LineTask>, metrics: &Metrics) {
+    let PageTask {
+        meta,
+        page,
+        options,
+        reply,
+        ..
+    } = task;
+    if meta.expired() {
+        let _ = reply.send(Err(meta.deadline_error()));
+        return;
+    }
+    let mut timings = StageTimings::default();
+    let t = Instant::now();
+    let prepared = preprocess(&page.image, &options.preprocess);
+    timings.preprocess_ms = ms(t);
+    metrics.observe_stage_ms("preprocess", timings.preprocess_ms);
+    let t = Instant::now();
+    let layout = analyze(&prepared.binary, &options.layout);
+    timings.layout_ms = ms(t);
+    metrics.observe_stage_ms("layout", timings.layout_ms);
+    let images: Vec<LineImage> = layout
+        .blocks
+        .iter()
+        .flat_map(|b| b.lines.iter())
+        .map(|l| normalize_line(&prepared.gray, l.bbox))
+        .collect();
+    let (line_tx, line_rx) = oneshot::channel();
+    if images.is_empty() {
+        let _ = line_tx.send((images, Ok(Vec::new())));
+    } else {
+        let line_task = LineTask {
+            meta,
+            enqueued: Instant::now(),
+            lines: images,
+            reply: line_tx,
+        };
+        if let Err(e) = push_blocking(lines, line_task) {
+            let _ = reply.send(Err(e));
+            return;
+        }
+    }
+    let _ = reply.send(Ok(PreparedPageLines {
+        index: page.index,
+        dpi: page.dpi,
+        transform: prepared.transform,
+        layout,
+        timings,
+        lines: line_rx,
+    }));
+}
+
+/// Queue line work, waiting while the line queue is full (the page pool is bounded, so this is
+/// backpressure, not unbounded growth) until the request's deadline.
+fn push_blocking(queue: &QueueSender<LineTask>, mut task: LineTask) -> Result<()> {
+    loop {
+        let priority = task.meta.priority;
+        match queue.push(task, priority) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Closed(_)) => {
+                return Err(OcrError::Unavailable("line stage stopped".into()));
+            }
+            Err(PushError::Full(t)) => {
+                if t.meta.expired() || t.reply.is_closed() {
+                    return Err(t.meta.deadline_error());
+                }
+                task = t;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+}

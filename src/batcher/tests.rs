@@ -1,0 +1,148 @@
+//! Batcher tests with a fake recogniser that records every batch it is given.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::*;
+use crate::recognize::{LineImage, LineText, RecognizedChar};
+
+/// Answers "line<width>" for every line and records batch sizes.
+struct RecordingRecognizer {
+    batches: Mutex<Vec<usize>>,
+    delay: Duration,
+}
+
+impl Recognizer for RecordingRecognizer {
+    fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
+        self.batches.lock().push(lines.len());
+        std::thread::sleep(self.delay);
+        Ok(lines
+            .iter()
+            .map(|l| {
+                let text = format!("w{}", l.width);
+                let n = text.chars().count().max(1);
+                LineText {
+                    chars: text
+                        .chars()
+                        .enumerate()
+                        .map(|(i, ch)| RecognizedChar {
+                            ch,
+                            confidence: 0.9,
+                            first_frame: i * l.content_width / 4 / n,
+                            last_frame: i * l.content_width / 4 / n,
+                        })
+                        .collect(),
+                    text,
+                    frames: l.content_width / 4,
+                }
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        "recording fake".into()
+    }
+}
+
+fn sample() -> bytes::Bytes {
+    bytes::Bytes::from_static(include_bytes!("../../tests/data/sample-receipt.jpg"))
+}
+
+fn start(delay_ms: u64) -> (Batcher, Arc<RecordingRecognizer>, Arc<Metrics>) {
+    let rec = Arc::new(RecordingRecognizer {
+        batches: Mutex::new(Vec::new()),
+        delay: Duration::from_millis(delay_ms),
+    });
+    let metrics = Arc::new(Metrics::new());
+    let config = BatcherConfig {
+        max_queue_delay: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let b = Batcher::start(rec.clone(), config, metrics.clone()).unwrap();
+    (b, rec, metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_document_matches_the_engine_layout() {
+    let (b, _rec, metrics) = start(0);
+    let meta = b.request(Priority::Interactive, None);
+    let doc = b
+        .process_document(sample(), Arc::new(EngineOptions::default()), &meta, None)
+        .await
+        .unwrap();
+    assert_eq!(doc.pages.len(), 1);
+    let lines: usize = doc.pages[0].blocks.iter().map(|b| b.lines.len()).sum();
+    assert!(lines > 5, "receipt has many lines, got {lines}");
+    assert!(doc.pages[0].blocks[0].lines[0].text.starts_with('w'));
+    assert_eq!(metrics.pages_total.get(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lines_of_concurrent_requests_share_batches() {
+    // A slow recogniser lets the queue fill while a batch runs: later batches must mix requests.
+    let (b, rec, metrics) = start(150);
+    let b = Arc::new(b);
+    let mut handles = Vec::new();
+    for _ in 0..6 {
+        let b = b.clone();
+        handles.push(tokio::spawn(async move {
+            let meta = b.request(Priority::Interactive, None);
+            b.process_document(sample(), Arc::new(EngineOptions::default()), &meta, None)
+                .await
+        }));
+    }
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    let batches = rec.batches.lock().clone();
+    let per_page = batches.iter().copied().min().unwrap();
+    assert!(
+        batches.iter().any(|&n| n >= 2 * per_page),
+        "no batch held lines of two pages: {batches:?}"
+    );
+    let text = metrics.render();
+    let executions = metrics
+        .batch_executions_total
+        .with_label_values(&["line"])
+        .get();
+    assert!(executions < 6, "6 pages in {executions} batches");
+    assert!(text.contains("ferrocr_batch_requests_bucket{stage=\"line\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_deadline_is_answered_promptly() {
+    let (b, _rec, _m) = start(0);
+    let meta = b.request(Priority::Interactive, Some(Duration::from_millis(0)));
+    std::thread::sleep(Duration::from_millis(2));
+    let started = Instant::now();
+    let page = b.decode(sample(), DecodeLimits::default()).await.unwrap();
+    let err = b
+        .process_page(
+            page.into_iter().next().unwrap(),
+            Arc::new(EngineOptions::default()),
+            &meta,
+            0.0,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::Timeout, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_bad_input_error() {
+    let (b, _rec, _m) = start(0);
+    let meta = b.request(Priority::Interactive, None);
+    let err = b
+        .process_document(
+            bytes::Bytes::from_static(b"\x89PNG\r\n\x1a\nnope"),
+            Arc::new(EngineOptions::default()),
+            &meta,
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::BadInput);
+}
