@@ -25,6 +25,11 @@ pub enum ErrorKind {
     Io,
     /// A bug or an unexpected internal state.
     Internal,
+    /// The requested resource (e.g. a job id) does not exist or has expired (HTTP 404).
+    NotFound,
+    /// The request conflicts with the current state (an idempotency key reused with a different
+    /// request, a stale job lease); retrying the same request will not help (HTTP 409).
+    Conflict,
 }
 
 /// Every error the ferrocr library returns.

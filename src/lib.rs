@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod geometry;
+pub mod jobs;
 pub mod layout;
 pub mod preprocess;
 pub mod recognize;
