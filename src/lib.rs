@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod geometry;
+pub mod jobs;
 pub mod layout;
 pub mod loadgen;
 pub mod metrics;
