@@ -131,7 +131,9 @@ pub enum OcrError {
         retry_after_s: u64,
     },
     /// The caller is over its own in-flight limit.
-    #[error("too many requests in flight for this client (limit {limit}); retry in {retry_after_s} s")]
+    #[error(
+        "too many requests in flight for this client (limit {limit}); retry in {retry_after_s} s"
+    )]
     RateLimited {
         /// The per-client limit.
         limit: usize,

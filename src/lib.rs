@@ -23,6 +23,7 @@ pub mod recognize;
 pub mod render;
 pub mod server;
 pub mod train;
+pub mod worker;
 
 pub use document::Document;
 pub use error::{ErrorKind, OcrError, Result};

@@ -232,9 +232,7 @@ impl Metrics {
             Box::new(self.webhook_deliveries_total.clone()),
         ];
         for c in collectors {
-            self.registry
-                .register(c)
-                .expect("metric names are unique");
+            self.registry.register(c).expect("metric names are unique");
         }
     }
 

@@ -20,7 +20,15 @@ fn bin() -> &'static str {
 /// Start `ferrocr serve` on an ephemeral port and return it with its base URL.
 fn serve(data_dir: &std::path::Path) -> (Server, String) {
     let mut child = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--device", "cpu", "--workers", "0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .stdout(Stdio::piped())
@@ -56,10 +64,21 @@ fn metric(text: &str, series: &str) -> f64 {
 fn load_counts_match_the_server_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, url) = serve(&dir.path().join("data"));
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-receipt.jpg");
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample-receipt.jpg");
     let report = dir.path().join("report.json");
     let out = Command::new(bin())
-        .args(["load", "--url", &url, "--concurrency", "4", "--requests", "12", "--http2", "--quiet"])
+        .args([
+            "load",
+            "--url",
+            &url,
+            "--concurrency",
+            "4",
+            "--requests",
+            "12",
+            "--http2",
+            "--quiet",
+        ])
         .arg("--file")
         .arg(&sample)
         .arg("--json")
@@ -67,9 +86,14 @@ fn load_counts_match_the_server_metrics() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("p99"), "{stdout}");
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["requests"], 12);
     assert_eq!(r["errors"], 0);
     for k in ["p50", "p90", "p99", "p999", "max"] {
@@ -78,9 +102,19 @@ fn load_counts_match_the_server_metrics() {
     assert!(r["pages_per_s"].as_f64().unwrap() > 0.0);
     assert!(r["requests_per_s"].as_f64().unwrap() > 0.0);
     let m = get(&format!("{url}/metrics"));
-    let served = metric(&m, "ferrocr_requests_total{route=\"/v1/ocr\",status=\"200\"}");
-    assert_eq!(served, r["ok"].as_f64().unwrap(), "server 200s vs harness ok");
-    assert_eq!(metric(&m, "ferrocr_pages_total"), r["pages"].as_f64().unwrap());
+    let served = metric(
+        &m,
+        "ferrocr_requests_total{route=\"/v1/ocr\",status=\"200\"}",
+    );
+    assert_eq!(
+        served,
+        r["ok"].as_f64().unwrap(),
+        "server 200s vs harness ok"
+    );
+    assert_eq!(
+        metric(&m, "ferrocr_pages_total"),
+        r["pages"].as_f64().unwrap()
+    );
     // Bad harness arguments are refused clearly.
     let out = Command::new(bin())
         .args(["load", "--url", "not a url", "--requests", "1", "--file"])

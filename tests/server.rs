@@ -19,7 +19,14 @@ async fn h2c_streams_share_line_batches_and_all_get_the_right_text() {
     .await;
     let page = small_page();
     // The reference: the same page alone over HTTP/1.1.
-    let reference = send(&http1(), "POST", &server.url("/v1/ocr?format=text"), &[PNG], page.clone()).await;
+    let reference = send(
+        &http1(),
+        "POST",
+        &server.url("/v1/ocr?format=text"),
+        &[PNG],
+        page.clone(),
+    )
+    .await;
     assert_eq!(reference.status, 200, "{}", reference.body);
     assert!(reference.body.contains("MARKET"), "{}", reference.body);
 
@@ -38,14 +45,20 @@ async fn h2c_streams_share_line_batches_and_all_get_the_right_text() {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.body, reference.body);
     }
-    let m = send(&http1(), "GET", &server.url("/metrics"), &[], vec![]).await.body;
+    let m = send(&http1(), "GET", &server.url("/metrics"), &[], vec![])
+        .await
+        .body;
     let sum = metric(&m, "ferrocr_batch_requests_sum{stage=\"line\"}").unwrap();
     let count = metric(&m, "ferrocr_batch_requests_count{stage=\"line\"}").unwrap();
     assert!(
         sum > count,
         "some line batch must hold lines of several requests: {sum} requests over {count} batches"
     );
-    let ok = metric(&m, "ferrocr_requests_total{route=\"/v1/ocr\",status=\"200\"}").unwrap();
+    let ok = metric(
+        &m,
+        "ferrocr_requests_total{route=\"/v1/ocr\",status=\"200\"}",
+    )
+    .unwrap();
     assert_eq!(ok, 65.0);
     server.stop().await;
 }
@@ -101,7 +114,11 @@ fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     for &b in &ihdr {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -128,25 +145,143 @@ async fn bad_input_gets_4xx_json_and_the_server_keeps_serving() {
             body.as_bytes().to_vec(),
         )
     };
-    let (mp_broken_ct, mp_broken) = mp("XYZ", "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\nabc");
-    let (mp_nofile_ct, mp_nofile) = mp("XYZ", "--XYZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XYZ--\r\n");
+    let (mp_broken_ct, mp_broken) = mp(
+        "XYZ",
+        "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\nabc",
+    );
+    let (mp_nofile_ct, mp_nofile) = mp(
+        "XYZ",
+        "--XYZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XYZ--\r\n",
+    );
     let cases: Vec<(&str, String, String, Vec<u8>, u16, &str)> = vec![
-        ("empty body", ocr.clone(), "image/png".into(), vec![], 400, "bad_input"),
-        ("truncated png", ocr.clone(), "image/png".into(), png[..png.len() / 3].to_vec(), 400, "bad_input"),
-        ("truncated jpeg", ocr.clone(), "image/jpeg".into(), jpg[..jpg.len() / 4].to_vec(), 400, "bad_input"),
-        ("text as image", ocr.clone(), "image/png".into(), b"not an image".to_vec(), 400, "bad_input"),
-        ("fake pdf", ocr.clone(), "application/pdf".into(), b"%PDF-1.7\nnope\n".to_vec(), 400, "bad_input"),
-        ("decompression bomb", ocr.clone(), "image/png".into(), png_claiming(100_000, 100_000), 413, "too_large"),
-        ("wrong content type", ocr.clone(), "text/plain".into(), png.clone(), 415, "unsupported"),
-        ("oversized body", ocr.clone(), "image/png".into(), vec![0u8; 500_000], 413, "too_large"),
-        ("bad format", format!("{ocr}?format=docx"), "image/png".into(), jpg.clone(), 400, "bad_parameter"),
-        ("bad threshold", format!("{ocr}?review_threshold=2"), "image/png".into(), jpg.clone(), 400, "bad_parameter"),
-        ("unknown parameter", format!("{ocr}?colour=blue"), "image/png".into(), jpg.clone(), 400, "bad_parameter"),
-        ("bad boolean", format!("{ocr}?deskew=maybe"), "image/png".into(), jpg.clone(), 400, "bad_parameter"),
-        ("zero timeout", format!("{ocr}?timeout_ms=0"), "image/png".into(), jpg.clone(), 400, "bad_parameter"),
-        ("malformed multipart", ocr.clone(), mp_broken_ct, mp_broken, 400, "bad_input"),
-        ("multipart without a file", ocr.clone(), mp_nofile_ct, mp_nofile, 400, "bad_input"),
-        ("unknown route", server.url("/v1/nope"), "image/png".into(), vec![1], 404, "not_found"),
+        (
+            "empty body",
+            ocr.clone(),
+            "image/png".into(),
+            vec![],
+            400,
+            "bad_input",
+        ),
+        (
+            "truncated png",
+            ocr.clone(),
+            "image/png".into(),
+            png[..png.len() / 3].to_vec(),
+            400,
+            "bad_input",
+        ),
+        (
+            "truncated jpeg",
+            ocr.clone(),
+            "image/jpeg".into(),
+            jpg[..jpg.len() / 4].to_vec(),
+            400,
+            "bad_input",
+        ),
+        (
+            "text as image",
+            ocr.clone(),
+            "image/png".into(),
+            b"not an image".to_vec(),
+            400,
+            "bad_input",
+        ),
+        (
+            "fake pdf",
+            ocr.clone(),
+            "application/pdf".into(),
+            b"%PDF-1.7\nnope\n".to_vec(),
+            400,
+            "bad_input",
+        ),
+        (
+            "decompression bomb",
+            ocr.clone(),
+            "image/png".into(),
+            png_claiming(100_000, 100_000),
+            413,
+            "too_large",
+        ),
+        (
+            "wrong content type",
+            ocr.clone(),
+            "text/plain".into(),
+            png.clone(),
+            415,
+            "unsupported",
+        ),
+        (
+            "oversized body",
+            ocr.clone(),
+            "image/png".into(),
+            vec![0u8; 500_000],
+            413,
+            "too_large",
+        ),
+        (
+            "bad format",
+            format!("{ocr}?format=docx"),
+            "image/png".into(),
+            jpg.clone(),
+            400,
+            "bad_parameter",
+        ),
+        (
+            "bad threshold",
+            format!("{ocr}?review_threshold=2"),
+            "image/png".into(),
+            jpg.clone(),
+            400,
+            "bad_parameter",
+        ),
+        (
+            "unknown parameter",
+            format!("{ocr}?colour=blue"),
+            "image/png".into(),
+            jpg.clone(),
+            400,
+            "bad_parameter",
+        ),
+        (
+            "bad boolean",
+            format!("{ocr}?deskew=maybe"),
+            "image/png".into(),
+            jpg.clone(),
+            400,
+            "bad_parameter",
+        ),
+        (
+            "zero timeout",
+            format!("{ocr}?timeout_ms=0"),
+            "image/png".into(),
+            jpg.clone(),
+            400,
+            "bad_parameter",
+        ),
+        (
+            "malformed multipart",
+            ocr.clone(),
+            mp_broken_ct,
+            mp_broken,
+            400,
+            "bad_input",
+        ),
+        (
+            "multipart without a file",
+            ocr.clone(),
+            mp_nofile_ct,
+            mp_nofile,
+            400,
+            "bad_input",
+        ),
+        (
+            "unknown route",
+            server.url("/v1/nope"),
+            "image/png".into(),
+            vec![1],
+            404,
+            "not_found",
+        ),
     ];
     for (what, url, ctype, body, status, code) in cases {
         let r = send(&client, "POST", &url, &[("content-type", &ctype)], body).await;
@@ -167,17 +302,34 @@ async fn bad_input_gets_4xx_json_and_the_server_keeps_serving() {
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     let ct = format!("multipart/form-data; boundary={boundary}");
-    let r = send(&client, "POST", &format!("{ocr}?format=text"), &[("content-type", &ct)], body).await;
+    let r = send(
+        &client,
+        "POST",
+        &format!("{ocr}?format=text"),
+        &[("content-type", &ct)],
+        body,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["documents"].as_array().unwrap().len(), 2);
     assert_eq!(v["documents"][1]["filename"], "b.png");
-    assert!(v["documents"][0]["result"].as_str().unwrap().contains("MARKET"));
+    assert!(
+        v["documents"][0]["result"]
+            .as_str()
+            .unwrap()
+            .contains("MARKET")
+    );
     // And the server still serves.
     let r = send(&client, "POST", &ocr, &[PNG], small).await;
     assert_eq!(r.status, 200);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert!(v["pages"][0]["blocks"].as_array().unwrap().len() > 0);
+    assert!(
+        !v["document"]["pages"][0]["blocks"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     server.stop().await;
 }
 
@@ -190,30 +342,57 @@ async fn api_keys_request_ids_health_and_openapi() {
     .await;
     let client = http1();
     let page = small_page();
-    let r = send(&client, "POST", &server.url("/v1/ocr"), &[PNG], page.clone()).await;
+    let r = send(
+        &client,
+        "POST",
+        &server.url("/v1/ocr"),
+        &[PNG],
+        page.clone(),
+    )
+    .await;
     assert_eq!(r.status, 401);
     assert!(r.headers.contains_key("www-authenticate"));
-    let r = send(&client, "POST", &server.url("/v1/ocr"), &[PNG, ("authorization", "Bearer nope")], page.clone()).await;
+    let r = send(
+        &client,
+        "POST",
+        &server.url("/v1/ocr"),
+        &[PNG, ("authorization", "Bearer nope")],
+        page.clone(),
+    )
+    .await;
     assert_eq!(r.status, 401);
     let r = send(
         &client,
         "POST",
         &server.url("/v1/ocr?format=tsv"),
-        &[PNG, ("authorization", "Bearer s3cret"), ("x-request-id", "abc-123")],
+        &[
+            PNG,
+            ("authorization", "Bearer s3cret"),
+            ("x-request-id", "abc-123"),
+        ],
         page,
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.headers["x-request-id"], "abc-123");
-    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/tab-separated-values"));
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/tab-separated-values")
+    );
     let r = send(&client, "GET", &server.url("/healthz"), &[], vec![]).await;
     assert_eq!(r.status, 200);
     assert!(!r.headers["x-request-id"].is_empty());
     let r = send(&client, "GET", &server.url("/readyz"), &[], vec![]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     // Every path and method of the OpenAPI document is a real route, and every route is listed.
-    let spec: serde_json::Value =
-        serde_json::from_str(&send(&client, "GET", &server.url("/openapi.json"), &[], vec![]).await.body).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(
+        &send(&client, "GET", &server.url("/openapi.json"), &[], vec![])
+            .await
+            .body,
+    )
+    .unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
     let mut listed = Vec::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
@@ -230,9 +409,20 @@ async fn api_keys_request_ids_health_and_openapi() {
     assert_eq!(listed, routes);
     for (method, path) in &routes {
         let concrete = path.replace("{id}", "00000000-0000-4000-8000-000000000000");
-        let r = send(&client, &method.to_uppercase(), &server.url(&concrete), &[("authorization", "Bearer s3cret")], vec![]).await;
+        let r = send(
+            &client,
+            &method.to_uppercase(),
+            &server.url(&concrete),
+            &[("authorization", "Bearer s3cret")],
+            vec![],
+        )
+        .await;
         assert_ne!(r.status, 405, "{method} {path}");
-        assert!(!r.body.contains("no such route"), "{method} {path}: {}", r.body);
+        assert!(
+            !r.body.contains("no such route"),
+            "{method} {path}: {}",
+            r.body
+        );
     }
     server.stop().await;
 }
@@ -253,7 +443,9 @@ async fn tls_with_alpn_h2() {
     })
     .await;
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(cert.cert.der().to_vec())).unwrap();
+    roots
+        .add(CertificateDer::from(cert.cert.der().to_vec()))
+        .unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -276,10 +468,13 @@ async fn tls_with_alpn_h2() {
     .await
     .unwrap();
     tokio::spawn(conn);
-    let req = hyper::Request::post(format!("https://localhost:{}/v1/ocr?format=text", server.addr.port()))
-        .header("content-type", "image/png")
-        .body(http_body_util::Full::new(bytes::Bytes::from(small_page())))
-        .unwrap();
+    let req = hyper::Request::post(format!(
+        "https://localhost:{}/v1/ocr?format=text",
+        server.addr.port()
+    ))
+    .header("content-type", "image/png")
+    .body(http_body_util::Full::new(bytes::Bytes::from(small_page())))
+    .unwrap();
     let resp = sender.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.version(), hyper::Version::HTTP_2);

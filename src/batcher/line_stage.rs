@@ -106,8 +106,8 @@ fn execute(
         all.append(&mut task.lines);
     }
     metrics.record_batch("line", all.len(), requests.len(), config.max_batch_lines);
-    let _span = tracing::debug_span!("line_batch", lines = all.len(), requests = requests.len())
-        .entered();
+    let _span =
+        tracing::debug_span!("line_batch", lines = all.len(), requests = requests.len()).entered();
     let t = Instant::now();
     let result = recognizer.recognize(&all);
     metrics.observe_stage_ms("recognise", t.elapsed().as_secs_f64() * 1000.0);

@@ -162,7 +162,11 @@ impl Batcher {
     }
 
     /// Decode a file on the CPU pool (limits checked from headers first).
-    pub async fn decode(&self, bytes: bytes::Bytes, limits: DecodeLimits) -> Result<Vec<DecodedPage>> {
+    pub async fn decode(
+        &self,
+        bytes: bytes::Bytes,
+        limits: DecodeLimits,
+    ) -> Result<Vec<DecodedPage>> {
         let (tx, rx) = oneshot::channel();
         let metrics = self.metrics.clone();
         self.pool.spawn(move || {

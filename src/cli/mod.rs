@@ -5,6 +5,7 @@ pub mod load;
 pub mod ocr;
 pub mod serve;
 pub mod train;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ pub enum Command {
     EvalLines(eval_lines::EvalLinesArgs),
     /// Run the HTTP API (HTTP/1.1 + HTTP/2) with the dynamic batcher and job workers.
     Serve(serve::ServeArgs),
+    /// Run job workers only (shares the settings of serve; for farms on PostgreSQL).
+    Worker(serve::ServeArgs),
     /// Load-test a running server: throughput, latency percentiles, errors by kind.
     Load(load::LoadArgs),
 }
@@ -88,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::EvalLines(a) => eval_lines::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Load(a) => load::run(a),
+        Command::Worker(a) => worker::run(a),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,8 @@ use crate::compute::device::DevicePreference;
 use crate::metrics::Metrics;
 use crate::server::config::ServeConfig;
 use crate::server::{build_state, listen, router};
+use crate::worker::{self, JobsState};
+use std::time::Duration;
 
 /// Arguments of `ferrocr serve` (each overrides the config file and environment).
 #[derive(Args, Debug, Default)]
@@ -103,28 +105,39 @@ impl ServeArgs {
 /// Run `ferrocr serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.load()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("ferrocr-http")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    runtime()?.block_on(async move {
         let metrics = Arc::new(Metrics::new());
+        let jobs = Arc::new(JobsState::open(&config).await?);
         let listen = config.listen.clone();
         let tls = config.tls_cert.is_some();
-        let state = tokio::task::spawn_blocking(move || build_state(config, metrics))
+        let (cfg, m, j) = (config.clone(), metrics.clone(), jobs.clone());
+        let state = tokio::task::spawn_blocking(move || build_state(cfg, m, Some(j)))
             .await
             .context("start-up panicked")??;
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let background = worker::start(jobs.clone(), state.batcher.clone(), &config, metrics);
         let scheme = if tls { "https" } else { "http" };
         // Tests and scripts read this line to find an ephemeral port.
         println!("ferrocr: listening on {scheme}://{addr}");
-        tracing::info!(%addr, tls, "listening");
+        tracing::info!(%addr, tls, workers = config.workers, "listening");
         let app = router(state.clone());
         listen::serve(state, app, listener, listen::shutdown_signal()).await?;
+        background
+            .shutdown(Duration::from_millis(config.shutdown_grace_ms))
+            .await;
+        let _ = jobs.store.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The multi-threaded async runtime of `serve` and `worker`.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ferrocr-async")
+        .build()
+        .context("cannot start the async runtime")
 }

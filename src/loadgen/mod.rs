@@ -45,9 +45,17 @@ pub struct Bounds {
 }
 
 /// Run a load test and return its report.
-pub async fn run(target: Arc<Target>, pacing: Pacing, bounds: Bounds, progress: bool) -> Result<LoadReport> {
+pub async fn run(
+    target: Arc<Target>,
+    pacing: Pacing,
+    bounds: Bounds,
+    progress: bool,
+) -> Result<LoadReport> {
     if bounds.duration.is_none() && bounds.requests.is_none() {
-        return Err(OcrError::bad_param("--duration/--requests", "give at least one bound"));
+        return Err(OcrError::bad_param(
+            "--duration/--requests",
+            "give at least one bound",
+        ));
     }
     let recorder = Arc::new(Mutex::new(Recorder::new()));
     let issued = Arc::new(AtomicU64::new(0));

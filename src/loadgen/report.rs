@@ -184,13 +184,22 @@ mod tests {
         for i in 1..=100u64 {
             r.record(Duration::from_millis(i), Outcome::Ok { pages: 2 });
         }
-        r.record(Duration::from_millis(1), Outcome::Error { kind: "http_503".into() });
+        r.record(
+            Duration::from_millis(1),
+            Outcome::Error {
+                kind: "http_503".into(),
+            },
+        );
         let rep = r.report(Duration::from_secs(10));
         assert_eq!(rep.requests, 101);
         assert_eq!(rep.errors, 1);
         assert_eq!(rep.pages, 200);
         assert!((rep.pages_per_s - 20.0).abs() < 1e-9);
-        assert!((rep.latency_ms.p50 - 50.0).abs() < 0.5, "{}", rep.latency_ms.p50);
+        assert!(
+            (rep.latency_ms.p50 - 50.0).abs() < 0.5,
+            "{}",
+            rep.latency_ms.p50
+        );
         assert!((rep.latency_ms.max - 100.0).abs() < 0.5);
         let json = serde_json::to_value(&rep).unwrap();
         for k in ["requests", "errors", "pages_per_s", "requests_per_s"] {

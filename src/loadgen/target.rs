@@ -65,13 +65,19 @@ pub fn load_inputs(dir: Option<&Path>, file: Option<&Path>) -> Result<Vec<Input>
     }
     paths.sort();
     if paths.is_empty() {
-        return Err(OcrError::bad_param("--images/--file", "no image or PDF files found"));
+        return Err(OcrError::bad_param(
+            "--images/--file",
+            "no image or PDF files found",
+        ));
     }
     paths
         .iter()
         .map(|p| {
             Ok(Input {
-                name: p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                name: p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default(),
                 bytes: Bytes::from(std::fs::read(p)?),
                 content_type: content_type_of(p).unwrap_or("application/octet-stream"),
             })
@@ -106,7 +112,10 @@ impl Target {
             .parse()
             .map_err(|e| OcrError::bad_param("--url", format!("{base}: {e}")))?;
         if uri.scheme_str().is_none() || uri.host().is_none() {
-            return Err(OcrError::bad_param("--url", format!("{base}: want http(s)://host:port")));
+            return Err(OcrError::bad_param(
+                "--url",
+                format!("{base}: want http(s)://host:port"),
+            ));
         }
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut clients = Vec::new();
@@ -119,7 +128,8 @@ impl Target {
                 .enable_http2()
                 .build();
             let mut b = Client::builder(TokioExecutor::new());
-            b.http2_only(http2).pool_idle_timeout(Duration::from_secs(90));
+            b.http2_only(http2)
+                .pool_idle_timeout(Duration::from_secs(90));
             clients.push(b.build(https));
         }
         Ok(Target {
@@ -155,7 +165,11 @@ impl Target {
         };
         let req = req.body(body).map_err(|_| "request".to_string())?;
         let resp = client.request(req).await.map_err(|e| {
-            if e.is_connect() { "connect".to_string() } else { "transport".to_string() }
+            if e.is_connect() {
+                "connect".to_string()
+            } else {
+                "transport".to_string()
+            }
         })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -180,12 +194,16 @@ impl Target {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(pages)) => Outcome::Ok { pages },
             Ok(Err(kind)) => Outcome::Error { kind },
-            Err(_) => Outcome::Error { kind: "timeout".into() },
+            Err(_) => Outcome::Error {
+                kind: "timeout".into(),
+            },
         }
     }
 
     async fn sync(&self, n: u64, input: &Input) -> std::result::Result<u64, String> {
-        let (status, headers, body) = self.call(n, "POST", "/v1/ocr?format=text", Some(input)).await?;
+        let (status, headers, body) = self
+            .call(n, "POST", "/v1/ocr?format=text", Some(input))
+            .await?;
         if status != 200 {
             return Err(format!("http_{status}"));
         }
@@ -200,7 +218,9 @@ impl Target {
     }
 
     async fn job(&self, n: u64, input: &Input) -> std::result::Result<u64, String> {
-        let (status, _, body) = self.call(n, "POST", "/v1/jobs?formats=text", Some(input)).await?;
+        let (status, _, body) = self
+            .call(n, "POST", "/v1/jobs?formats=text", Some(input))
+            .await?;
         if status != 202 {
             return Err(format!("http_{status}"));
         }

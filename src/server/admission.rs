@@ -44,7 +44,12 @@ impl Drop for Permit {
 
 impl Admission {
     /// A gate for `capacity` requests in flight, `per_client` per client (0 = unlimited).
-    pub fn new(capacity: usize, per_client: usize, retry_after_s: u64, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        capacity: usize,
+        per_client: usize,
+        retry_after_s: u64,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Admission {
             slots: Arc::new(Semaphore::new(capacity)),
             per_client,

@@ -168,9 +168,8 @@ impl ServeConfig {
             .map_err(|e| config_error(e.to_string()))?;
         let mut table = toml::Table::new();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                config_error(format!("cannot read {}: {e}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| config_error(format!("cannot read {}: {e}", path.display())))?;
             let parsed: toml::Table = text
                 .parse()
                 .map_err(|e| config_error(format!("{}: {e}", path.display())))?;
@@ -182,7 +181,10 @@ impl ServeConfig {
         for (key, like) in probe.iter() {
             let var = format!("FERROCR_{}", key.to_ascii_uppercase());
             if let Some(raw) = env(&var) {
-                table.insert(key.clone(), env_value(&raw, defaults.get(key).unwrap_or(like)));
+                table.insert(
+                    key.clone(),
+                    env_value(&raw, defaults.get(key).unwrap_or(like)),
+                );
             }
         }
         table.extend(flags);
@@ -275,8 +277,11 @@ mod tests {
     fn file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "queue_capacity = 8\nmax_batch_lines = 99\nlisten = \"1.2.3.4:1\"\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "queue_capacity = 8\nmax_batch_lines = 99\nlisten = \"1.2.3.4:1\"\n",
+        )
+        .unwrap();
         let env = |k: &str| match k {
             "FERROCR_MAX_BATCH_LINES" => Some("128".to_string()),
             "FERROCR_API_KEYS" => Some("a,b".to_string()),

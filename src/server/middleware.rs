@@ -51,7 +51,11 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut req: Request, next:
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status();
     span.in_scope(|| {
-        tracing::debug!(status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "done")
+        tracing::debug!(
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "done"
+        )
     });
     state
         .metrics

@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod listen;
 pub mod middleware;
 pub mod ocr;
@@ -57,10 +58,16 @@ pub struct AppState {
     pub adapter: String,
     /// The model's description.
     pub model: String,
+    /// The job store and webhook policy, when jobs are enabled on this node.
+    pub jobs: Option<Arc<crate::worker::JobsState>>,
 }
 
 /// Load the model on the configured device, start the batcher and warm the model up.
-pub fn build_state(config: ServeConfig, metrics: Arc<Metrics>) -> Result<Arc<AppState>> {
+pub fn build_state(
+    config: ServeConfig,
+    metrics: Arc<Metrics>,
+    jobs: Option<Arc<crate::worker::JobsState>>,
+) -> Result<Arc<AppState>> {
     let artifact = ModelArtifact::resolve(config.model.as_deref())?;
     let selected = select_device(config.device)?;
     tracing::info!(backend = selected.backend, adapter = %selected.adapter, reason = %selected.reason, "device selected");
@@ -116,6 +123,7 @@ pub fn build_state(config: ServeConfig, metrics: Arc<Metrics>) -> Result<Arc<App
         backend: selected.backend.to_string(),
         adapter: selected.adapter.clone(),
         model,
+        jobs,
     });
     warm_up(recognizer.as_ref())?;
     state.warm.store(true, Ordering::Release);
@@ -151,7 +159,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         }
     };
     let v1 = guard(
-        Router::new().route("/v1/ocr", post(ocr::ocr)),
+        Router::new()
+            .route("/v1/ocr", post(ocr::ocr))
+            .route("/v1/jobs", post(jobs::submit).get(jobs::list))
+            .route("/v1/jobs/{id}", get(jobs::get).delete(jobs::cancel))
+            .route("/v1/jobs/{id}/result", get(jobs::result)),
         auth,
     );
     let health = guard(
@@ -169,9 +181,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(health)
         .merge(metrics)
         .route("/openapi.json", get(ops::openapi))
-        .fallback(|| async {
-            error::ApiError(OcrError::NotFound("no such route".into()))
-        })
+        .fallback(|| async { error::ApiError(OcrError::NotFound("no such route".into())) })
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

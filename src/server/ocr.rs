@@ -14,7 +14,7 @@ use axum::extract::{FromRequest, Multipart, Query, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
@@ -27,7 +27,7 @@ use crate::error::OcrError;
 use crate::render::{OutputFormat, render, render_json_line};
 
 /// Query parameters of `/v1/ocr` (and of job submission).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OcrQuery {
     /// Output format (default json).
@@ -95,7 +95,10 @@ pub fn query_error(e: QueryRejection) -> ApiError {
 /// The admission key of a request: its API key when it has one, else the peer's IP address.
 pub fn client_key(req: &Request) -> String {
     if let Some(k) = bearer(req) {
-        return format!("key:{}", hex::encode(&super::middleware::key_digest(k)[..8]));
+        return format!(
+            "key:{}",
+            hex::encode(&super::middleware::key_digest(k)[..8])
+        );
     }
     req.extensions()
         .get::<ClientAddr>()
@@ -174,8 +177,8 @@ fn too_large(actual: u64, max: usize) -> ApiError {
 
 fn body_error(e: axum::Error, max_body: usize) -> ApiError {
     let text = e.to_string();
-    let source_is_limit = std::error::Error::source(&e)
-        .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+    let source_is_limit =
+        std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
     if source_is_limit || text.contains("length limit") {
         too_large(max_body as u64 + 1, max_body)
     } else {

@@ -21,7 +21,10 @@ pub async fn healthz() -> Response {
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let warm = state.warm.load(Ordering::Acquire);
     let draining = state.draining.load(Ordering::Acquire);
-    let store: Option<Result<(), String>> = None;
+    let store = match &state.jobs {
+        Some(jobs) => Some(jobs.store.ping().await.map_err(|e| e.to_string())),
+        None => None,
+    };
     let store_ok = store.as_ref().is_none_or(|r| r.is_ok());
     let ready = warm && !draining && store_ok;
     let body = json!({
@@ -47,8 +50,14 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(jobs) = &state.jobs {
+        jobs.refresh_metrics(&state.metrics).await;
+    }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

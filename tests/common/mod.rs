@@ -50,13 +50,39 @@ pub fn test_config() -> ServeConfig {
     }
 }
 
-/// Start the server with `config`.
+/// Start the server with `config` (no job store).
 pub async fn start(config: ServeConfig) -> TestServer {
+    start_inner(config, false).await
+}
+
+/// Start the server with its job store and `config.workers` workers.
+pub async fn start_with_jobs(config: ServeConfig) -> TestServer {
+    start_inner(config, true).await
+}
+
+async fn start_inner(config: ServeConfig, with_jobs: bool) -> TestServer {
     let metrics = Arc::new(Metrics::new());
-    let state = tokio::task::spawn_blocking(move || build_state(config, metrics))
+    let jobs = if with_jobs {
+        Some(Arc::new(
+            ferrocr::worker::JobsState::open(&config).await.unwrap(),
+        ))
+    } else {
+        None
+    };
+    let (cfg, m, j) = (config.clone(), metrics.clone(), jobs.clone());
+    let state = tokio::task::spawn_blocking(move || build_state(cfg, m, j))
         .await
         .unwrap()
         .expect("server state builds");
+    if let Some(jobs) = jobs {
+        // Workers live as long as the test's runtime.
+        std::mem::forget(ferrocr::worker::start(
+            jobs,
+            state.batcher.clone(),
+            &config,
+            metrics,
+        ));
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -128,8 +154,12 @@ pub async fn send(
 
 /// The test data file `name`.
 pub fn data(name: &str) -> Vec<u8> {
-    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name))
-        .unwrap()
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
 }
 
 /// A small PNG: the top of the sample receipt (a few lines), cheap to recognise on a CPU.

@@ -1,0 +1,294 @@
+//! The job routes: `POST /v1/jobs` (202 + `Location`), `GET /v1/jobs/{id}`,
+//! `GET /v1/jobs/{id}/result?format=`, `DELETE /v1/jobs/{id}`, `GET /v1/jobs?status=&limit=&cursor=`.
+//!
+//! A submission is checked completely before anything is stored: parameters, the callback URL
+//! against the allow-list, and the document itself (decoded once on the CPU pool under the
+//! server's limits), so bad input gets a 4xx and leaves nothing half-written.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::ocr::{OcrQuery, query_error, read_uploads};
+use crate::error::OcrError;
+use crate::jobs::{JobError, JobId, JobRecord, JobSpec, JobStatus, format_name, parse_format};
+use crate::render::OutputFormat;
+use crate::worker::JobsState;
+
+impl From<JobError> for ApiError {
+    fn from(e: JobError) -> Self {
+        let message = e.to_string();
+        ApiError(match e.kind() {
+            crate::ErrorKind::NotFound => OcrError::NotFound(message),
+            crate::ErrorKind::Conflict => OcrError::Conflict(message),
+            crate::ErrorKind::BadParameter => OcrError::bad_param("job", message),
+            crate::ErrorKind::Io => OcrError::Unavailable(format!("job store: {message}")),
+            _ => OcrError::Internal(message),
+        })
+    }
+}
+
+/// Query of `POST /v1/jobs`: the pipeline options of `/v1/ocr` plus job settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobQuery {
+    /// See [`OcrQuery`].
+    pub review_threshold: Option<f32>,
+    /// See [`OcrQuery`].
+    pub deskew: Option<bool>,
+    /// See [`OcrQuery`].
+    pub orientation: Option<bool>,
+    /// See [`OcrQuery`].
+    pub columns: Option<bool>,
+    /// See [`OcrQuery`].
+    pub max_pages: Option<usize>,
+    /// Comma-separated formats to store (default `json`).
+    pub formats: Option<String>,
+    /// Higher runs first, -1000..=1000 (default 0).
+    pub priority: Option<i32>,
+    /// POSTed the job summary on a terminal state (signed; see docs/ARCHITECTURE.md).
+    pub callback_url: Option<String>,
+}
+
+impl JobQuery {
+    fn ocr_query(&self) -> OcrQuery {
+        OcrQuery {
+            review_threshold: self.review_threshold,
+            deskew: self.deskew,
+            orientation: self.orientation,
+            columns: self.columns,
+            max_pages: self.max_pages,
+            ..Default::default()
+        }
+    }
+
+    fn formats(&self) -> Result<Vec<OutputFormat>, ApiError> {
+        let Some(list) = &self.formats else {
+            return Ok(vec![OutputFormat::Json]);
+        };
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let f = parse_format(name)
+                .map_err(|_| ApiError::bad_param("formats", format!("unknown format {name:?}")))?;
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        if out.is_empty() {
+            return Err(ApiError::bad_param("formats", "name at least one format"));
+        }
+        Ok(out)
+    }
+}
+
+fn jobs_state(state: &AppState) -> Result<&Arc<JobsState>, ApiError> {
+    state.jobs.as_ref().ok_or_else(|| {
+        ApiError(OcrError::Unavailable(
+            "jobs are not enabled on this node".into(),
+        ))
+    })
+}
+
+/// The JSON body of a job: its summary plus links.
+pub fn job_json(job: &JobRecord) -> Value {
+    let mut v = job.summary_json();
+    v["links"] = json!({
+        "self": format!("/v1/jobs/{}", job.id),
+        "result": format!("/v1/jobs/{}/result", job.id),
+    });
+    v["webhook"] = json!({"state": job.webhook_state, "attempts": job.webhook_attempts});
+    v
+}
+
+fn parse_id(id: &str) -> Result<JobId, ApiError> {
+    id.parse::<JobId>()
+        .map_err(|_| ApiError::bad_param("id", format!("not a job id: {id:?}")))
+}
+
+/// `POST /v1/jobs`.
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<JobQuery>, QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let jobs = jobs_state(&state)?.clone();
+    let Query(query) = query.map_err(query_error)?;
+    let ocr = query.ocr_query();
+    let options = ocr.engine_options(&state.engine_options)?;
+    let formats = query.formats()?;
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(String::from)
+                .map_err(|_| ApiError::bad_param("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()?;
+    if let Some(url) = &query.callback_url {
+        if !jobs.webhooks_enabled {
+            return Err(ApiError::bad_param(
+                "callback_url",
+                "webhooks are disabled on this server (no webhook_secret configured)",
+            ));
+        }
+        jobs.policy
+            .resolve(url)
+            .await
+            .map_err(|e| ApiError::bad_param("callback_url", e.to_string()))?;
+    }
+    let mut uploads = read_uploads(req, state.config.max_body_bytes).await?;
+    if uploads.len() != 1 {
+        return Err(ApiError::bad_param(
+            "body",
+            format!("a job takes exactly one document, got {}", uploads.len()),
+        ));
+    }
+    let document = uploads.remove(0).bytes;
+    // Refuse undecodable or over-limit documents now, before anything is stored.
+    state
+        .batcher
+        .decode(document.clone(), options.limits.clone())
+        .await?;
+    let spec = JobSpec {
+        options_json: serde_json::to_string(&ocr).map_err(|e| OcrError::Internal(e.to_string()))?,
+        formats,
+        priority: query.priority.unwrap_or(0),
+        callback_url: query.callback_url.clone(),
+        idempotency_key,
+        max_attempts: None,
+    };
+    let outcome = jobs.store.submit(spec, document).await?;
+    jobs.notify.notify_one();
+    let location = format!("/v1/jobs/{}", outcome.job.id);
+    let mut resp = (StatusCode::ACCEPTED, Json(job_json(&outcome.job))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    if !outcome.created {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// `GET /v1/jobs/{id}`.
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let jobs = jobs_state(&state)?;
+    let job = jobs.store.get(parse_id(&id)?).await?;
+    Ok(Json(job_json(&job)).into_response())
+}
+
+/// `DELETE /v1/jobs/{id}`: 200 with the canceled job; 409 when it had already ended.
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let jobs = jobs_state(&state)?;
+    let outcome = jobs.store.cancel(parse_id(&id)?).await?;
+    if !outcome.canceled {
+        return Err(ApiError(OcrError::Conflict(format!(
+            "job {} already ended ({})",
+            outcome.job.id, outcome.job.status
+        ))));
+    }
+    Ok(Json(job_json(&outcome.job)).into_response())
+}
+
+/// Query of `GET /v1/jobs/{id}/result`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultQuery {
+    /// One of the job's stored formats (default: its first).
+    pub format: Option<OutputFormat>,
+}
+
+/// `GET /v1/jobs/{id}/result`: 409 until the job has succeeded.
+pub async fn result(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    query: Result<Query<ResultQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let jobs = jobs_state(&state)?;
+    let Query(query) = query.map_err(query_error)?;
+    let id = parse_id(&id)?;
+    let job = jobs.store.get(id).await?;
+    if job.status != JobStatus::Succeeded {
+        return Err(ApiError(OcrError::Conflict(format!(
+            "job {id} is {}; its result exists once it has succeeded",
+            job.status
+        ))));
+    }
+    let format = query
+        .format
+        .or_else(|| job.formats.first().copied())
+        .unwrap_or(OutputFormat::Json);
+    let result =
+        jobs.store.result(id).await?.ok_or_else(|| {
+            ApiError(OcrError::NotFound(format!("job {id} has no stored result")))
+        })?;
+    let body = result.get(format).ok_or_else(|| {
+        let stored: Vec<&str> = job.formats.iter().map(|f| format_name(*f)).collect();
+        ApiError::bad_param(
+            "format",
+            format!(
+                "{} was not requested for this job; stored: {}",
+                format_name(format),
+                stored.join(",")
+            ),
+        )
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, format.content_type())],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+/// Query of `GET /v1/jobs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only jobs in this state.
+    pub status: Option<String>,
+    /// Page size, 1..=1000 (default 100).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `GET /v1/jobs`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let jobs = jobs_state(&state)?;
+    let Query(query) = query.map_err(query_error)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| s.parse::<JobStatus>())
+        .transpose()
+        .map_err(|e| ApiError::bad_param("status", e.to_string()))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_param("limit", "must be within 1..=1000"));
+    }
+    let page = jobs.store.list(status, limit, query.cursor).await?;
+    let body = json!({
+        "jobs": page.jobs.iter().map(job_json).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    });
+    Ok(Json(body).into_response())
+}
