@@ -1,5 +1,6 @@
 //! Subcommands of the `ferrocr` binary, one file each. `anyhow` is used only at this edge.
 
+pub mod doctor;
 pub mod eval_lines;
 pub mod ocr;
 pub mod train;
@@ -35,6 +36,8 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Measure the recogniser on labelled line crops (lines.jsonl).
     EvalLines(eval_lines::EvalLinesArgs),
+    /// Report GPU adapters, device choices, caches and the model; self-test GPU vs CPU.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Model and device options shared by the commands that recognise text.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Ocr(a) => ocr::run(a),
         Command::Train(a) => train::run(a),
         Command::EvalLines(a) => eval_lines::run(a),
+        Command::Doctor(a) => doctor::run(a),
     };
     match result {
         Ok(code) => code,
