@@ -5,8 +5,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use std::sync::Arc;
+
 use super::ModelArgs;
+use crate::compute::device::select_device;
 use crate::eval::lines::{evaluate, load_line_set};
+use crate::recognize::model::ModelArtifact;
+use crate::recognize::{BatchPolicy, CrnnRecognizer, LINE_HEIGHT, Recognizer};
 
 /// Arguments of `ferrocr eval-lines`.
 #[derive(Args, Debug)]
@@ -20,6 +25,14 @@ pub struct EvalLinesArgs {
     /// Write the figures as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Most lines per forward pass (default: the recogniser's policy, 64); larger batches keep
+    /// a GPU busier. The padded-pixel budget grows with it (512 px per line).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Recognise the whole set once, untimed, before measuring (shader compilation and
+    /// autotuning then stay out of the lines/s figure).
+    #[arg(long)]
+    pub warm_up: bool,
     /// Model and device.
     #[command(flatten)]
     pub model: ModelArgs,
@@ -27,10 +40,28 @@ pub struct EvalLinesArgs {
 
 /// Run `ferrocr eval-lines`.
 pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
-    let recognizer = a.model.recognizer()?;
+    let recognizer: Arc<dyn Recognizer> = match a.batch {
+        None => a.model.recognizer()?,
+        Some(n) => {
+            let n = n.max(1);
+            let artifact = ModelArtifact::resolve(a.model.model.as_deref())?;
+            let selected = select_device(a.model.device)?;
+            let policy = BatchPolicy {
+                max_lines: n,
+                max_pixels: LINE_HEIGHT * 512 * n,
+            };
+            let rec = CrnnRecognizer::new(&artifact, selected.device, selected.backend)?
+                .with_policy(policy);
+            Arc::new(rec)
+        }
+    };
     let set = load_line_set(&a.data, a.limit)?;
     if set.is_empty() {
         anyhow::bail!("{}: no lines", a.data.display());
+    }
+    if a.warm_up {
+        let lines: Vec<_> = set.iter().map(|l| l.line.clone()).collect();
+        recognizer.recognize(&lines)?;
     }
     let (report, _) = evaluate(recognizer.as_ref(), &set)?;
     println!("{}", recognizer.describe());

@@ -1,5 +1,6 @@
 //! Subcommands of the `ferrocr` binary, one file each. `anyhow` is used only at this edge.
 
+pub mod doctor;
 pub mod eval_lines;
 pub mod load;
 pub mod ocr;
@@ -44,6 +45,8 @@ pub enum Command {
     Worker(serve::ServeArgs),
     /// Load-test a running server: throughput, latency percentiles, errors by kind.
     Load(load::LoadArgs),
+    /// Report GPU adapters, device choices, caches and the model; self-test GPU vs CPU.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Model and device options shared by the commands that recognise text.
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::run(a),
         Command::Load(a) => load::run(a),
         Command::Worker(a) => worker::run(a),
+        Command::Doctor(a) => doctor::run(a),
     };
     match result {
         Ok(code) => code,

@@ -54,6 +54,8 @@ fn cpu_device(reason: String) -> SelectedDevice {
 
 /// Try the wgpu adapters in order of preference; returns the first acceptable one.
 fn try_gpu(allow_software: bool) -> std::result::Result<SelectedDevice, String> {
+    // Persistent autotune/shader caches must be pointed at before the first device exists.
+    crate::compute::cache::configure_caches();
     let mut kinds = vec![
         DeviceKind::DiscreteGpu(0),
         DeviceKind::IntegratedGpu(0),

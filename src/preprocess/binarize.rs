@@ -81,6 +81,23 @@ pub fn auto_window(width: u32, height: u32) -> u32 {
     ((width.min(height) / 40).clamp(15, 101)) | 1
 }
 
+/// The window side and `k` that [`sauvola`] actually uses for a `width` x `height` page:
+/// `window` = 0 picks [`auto_window`], even windows are made odd and capped at 1001, `k` is
+/// clamped to 0..=1 (non-finite: 0.2). Public so that the GPU twin resolves them identically.
+pub fn sauvola_parameters(width: u32, height: u32, window: u32, k: f32) -> (u32, f32) {
+    let win = if window == 0 {
+        auto_window(width, height)
+    } else {
+        (window | 1).min(MAX_WINDOW)
+    };
+    let k = if k.is_finite() {
+        k.clamp(0.0, 1.0)
+    } else {
+        0.2
+    };
+    (win, k)
+}
+
 /// Sauvola binarisation: ink (0) where `v <= mean * (1 + k * (std / 128 - 1))` over a
 /// `window` x `window` neighbourhood (clipped at the image edges), paper (255) elsewhere.
 ///
@@ -98,16 +115,7 @@ pub fn sauvola(gray: &GrayImage, window: u32, k: f32) -> GrayImage {
     if w == 0 || h == 0 {
         return gray.clone();
     }
-    let win = if window == 0 {
-        auto_window(w, h)
-    } else {
-        (window | 1).min(MAX_WINDOW)
-    };
-    let k = if k.is_finite() {
-        k.clamp(0.0, 1.0)
-    } else {
-        0.2
-    };
+    let (win, k) = sauvola_parameters(w, h, window, k);
     let r = win as usize / 2;
     let (w, h) = (w as usize, h as usize);
     let src = gray.as_raw();

@@ -37,16 +37,19 @@ pub fn normalize_contrast(gray: &GrayImage) -> GrayImage {
     GrayImage::from_raw(w as u32, h as u32, out).unwrap_or_else(|| gray.clone())
 }
 
-/// Illumination flattening: each pixel divided by the local background estimate (0..=255 out),
-/// with the histogram of the result.
-fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
+/// Block side of the downscaled background of a `w` x `h` page (about 160 blocks across the
+/// shorter side).
+pub(crate) fn block_side(w: usize, h: usize) -> usize {
+    (w.min(h) / 160).max(1)
+}
+
+/// Maxima of the `s` x `s` blocks of `gray` (partial blocks at the right and bottom edges), a
+/// `ceil(w / s)` x `ceil(h / s)` image.
+pub(crate) fn block_maxima(gray: &GrayImage, s: usize) -> Vec<u8> {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     let src = gray.as_raw();
-    let s = (w.min(h) / 160).max(1);
-    let (sw, sh) = (w.div_ceil(s), h.div_ceil(s));
-
-    // Block maxima.
-    let mut small = vec![0u8; sw * sh];
+    let sw = w.div_ceil(s);
+    let mut small = vec![0u8; sw * h.div_ceil(s)];
     for y in 0..h {
         let row = &src[y * w..(y + 1) * w];
         let srow = &mut small[(y / s) * sw..(y / s + 1) * sw];
@@ -57,9 +60,14 @@ fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
             }
         }
     }
-    // Closing (max then min), then a light box blur for smooth shading.
+    small
+}
+
+/// The gain `255 / background` on the small grid: block maxima closed (max then min) so text
+/// strokes vanish, lightly blurred, and clamped so that large dark regions stay dark.
+pub(crate) fn background_gain(small: &[u8], sw: usize, sh: usize) -> Vec<f32> {
     let closed = min_filter(
-        &max_filter(&small, sw, sh, CLOSE_RADIUS),
+        &max_filter(small, sw, sh, CLOSE_RADIUS),
         sw,
         sh,
         CLOSE_RADIUS,
@@ -70,22 +78,37 @@ fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
     for v in bg.iter_mut() {
         *v = v.max(floor);
     }
+    // Interpolating the gain is within rounding of interpolating the background and saves a
+    // division per pixel.
+    bg.iter().map(|b| 255.0 / b).collect()
+}
 
-    // Bilinear upsampling of the gain 255 / bg (interpolating the gain is within rounding of
-    // interpolating the background and saves a division per pixel).
-    let gain_small: Vec<f32> = bg.iter().map(|b| 255.0 / b).collect();
-    let coord = |i: usize, n: usize| -> (usize, usize, f32) {
-        let c = (i as f32 + 0.5) / s as f32 - 0.5;
-        if c <= 0.0 {
-            return (0, 0, 0.0);
-        }
-        let i0 = c.floor() as usize;
-        if i0 + 1 >= n {
-            return (n - 1, n - 1, 0.0);
-        }
-        (i0, i0 + 1, c - i0 as f32)
-    };
-    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| coord(x, sw)).collect();
+/// Bilinear coordinate of full-resolution index `i` on a small grid of `n` cells of side `s`:
+/// the two cells bracketing it and the weight of the second.
+pub(crate) fn interp_coord(i: usize, n: usize, s: usize) -> (usize, usize, f32) {
+    let c = (i as f32 + 0.5) / s as f32 - 0.5;
+    if c <= 0.0 {
+        return (0, 0, 0.0);
+    }
+    let i0 = c.floor() as usize;
+    if i0 + 1 >= n {
+        return (n - 1, n - 1, 0.0);
+    }
+    (i0, i0 + 1, c - i0 as f32)
+}
+
+/// Illumination flattening: each pixel divided by the local background estimate (0..=255 out),
+/// with the histogram of the result.
+fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    let src = gray.as_raw();
+    let s = block_side(w, h);
+    let (sw, sh) = (w.div_ceil(s), h.div_ceil(s));
+    let small = block_maxima(gray, s);
+    let gain_small = background_gain(&small, sw, sh);
+
+    // Bilinear upsampling of the gain.
+    let xs: Vec<(usize, usize, f32)> = (0..w).map(|x| interp_coord(x, sw, s)).collect();
     let expand = |small_row: usize, full: &mut [f32]| {
         let r = &gain_small[small_row * sw..(small_row + 1) * sw];
         for (g, &(x0, x1, fx)) in full.iter_mut().zip(&xs) {
@@ -99,7 +122,7 @@ fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
     let mut out = vec![0u8; w * h];
     let mut sub = [[0u32; 256]; 4];
     for y in 0..h {
-        let (y0, y1, fy) = coord(y, sh);
+        let (y0, y1, fy) = interp_coord(y, sh, s);
         if (y0, y1) != bracket {
             if y0 == bracket.1 {
                 std::mem::swap(&mut g0, &mut g1);
@@ -136,7 +159,7 @@ fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
 }
 
 /// Build the stretch lookup table from the histogram of the flattened page.
-fn stretch_lut(hist: &[u64; 256]) -> [u8; 256] {
+pub(crate) fn stretch_lut(hist: &[u64; 256]) -> [u8; 256] {
     let mut lut = [0u8; 256];
     for (i, l) in lut.iter_mut().enumerate() {
         *l = i as u8;

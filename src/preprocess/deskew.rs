@@ -62,6 +62,47 @@ pub(crate) fn skew_from_points(pts: &InkPoints) -> f32 {
 /// Fixed-point scale of the sampling coordinates (16 fractional bits).
 const FIX: f64 = 65536.0;
 
+/// The 16.16 fixed-point sampling coordinates of [`rotate_bilinear`]: the per-pixel step and
+/// the exact start of each row. Public so that the GPU twin steps through the same
+/// coordinates and produces identical pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RotationSteps {
+    /// Source x step per destination column (`round(cos * 65536)`).
+    pub step_x: i64,
+    /// Source y step per destination column (`round(-sin * 65536)`).
+    pub step_y: i64,
+    sin: f64,
+    cos: f64,
+    cx: f64,
+    cy: f64,
+}
+
+impl RotationSteps {
+    /// The steps of a clockwise rotation by `degrees` of a `w` x `h` image about its centre.
+    pub fn new(w: u32, h: u32, degrees: f32) -> Self {
+        let (sin, cos) = (degrees as f64).to_radians().sin_cos();
+        RotationSteps {
+            step_x: (cos * FIX).round() as i64,
+            step_y: (-sin * FIX).round() as i64,
+            sin,
+            cos,
+            cx: w as f64 / 2.0,
+            cy: h as f64 / 2.0,
+        }
+    }
+
+    /// Fixed-point source coordinates `(sx, sy)` of column 0 of destination row `y`.
+    pub fn row_start(&self, y: u32) -> (i64, i64) {
+        let (s, c) = (self.sin, self.cos);
+        let dy = y as f64 + 0.5 - self.cy;
+        let dx0 = 0.5 - self.cx;
+        (
+            ((self.cx + dx0 * c + dy * s - 0.5) * FIX).round() as i64,
+            ((self.cy - dx0 * s + dy * c - 0.5) * FIX).round() as i64,
+        )
+    }
+}
+
 /// Rotate `gray` clockwise (as displayed) by `degrees` about the image centre, keeping its
 /// size; areas with no source are `fill`.
 ///
@@ -80,8 +121,7 @@ pub fn rotate_bilinear(gray: &GrayImage, degrees: f32, fill: u8) -> GrayImage {
     if degrees == 0.0 || !degrees.is_finite() || w == 0 || h == 0 {
         return gray.clone();
     }
-    let (s, c) = (degrees as f64).to_radians().sin_cos();
-    let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
+    let steps = RotationSteps::new(w, h, degrees);
     let wu = w as usize;
     let src = gray.as_raw();
     let (wi, hi) = (w as i64, h as i64);
@@ -95,13 +135,10 @@ pub fn rotate_bilinear(gray: &GrayImage, degrees: f32, fill: u8) -> GrayImage {
     };
     // Fast-path limits: both neighbours inside when 0 <= sx < w - 1 and 0 <= sy < h - 1.
     let (lim_x, lim_y) = (((wi - 1) << 16) as u64, ((hi - 1) << 16) as u64);
-    let (step_x, step_y) = ((c * FIX).round() as i64, (-s * FIX).round() as i64);
+    let (step_x, step_y) = (steps.step_x, steps.step_y);
     let mut out = vec![fill; src.len()];
     for (y, orow) in out.chunks_exact_mut(wu).enumerate() {
-        let dy = y as f64 + 0.5 - cy;
-        let dx0 = 0.5 - cx;
-        let mut fx_ = ((cx + dx0 * c + dy * s - 0.5) * FIX).round() as i64;
-        let mut fy_ = ((cy - dx0 * s + dy * c - 0.5) * FIX).round() as i64;
+        let (mut fx_, mut fy_) = steps.row_start(y as u32);
         for o in orow.iter_mut() {
             let (sx, sy) = (fx_, fy_);
             fx_ += step_x;

@@ -144,6 +144,33 @@ impl CrnnRecognizer {
         self
     }
 
+    /// Per-line class probabilities (softmax with the calibration temperature), one
+    /// `frames x classes` row-major vector per line (`frames = content_width / 4`), in input
+    /// order: what [`Recognizer::recognize`] decodes. Public so that backends can be compared
+    /// (the GPU parity test and `ferrocr doctor`).
+    pub fn line_probabilities(&self, lines: &[LineImage]) -> Result<Vec<Vec<f32>>> {
+        let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
+        let classes = self.alphabet.num_classes();
+        let mut out = vec![Vec::new(); lines.len()];
+        for batch in plan_batches(&widths, self.policy) {
+            let refs: Vec<&LineImage> = batch.iter().map(|&i| &lines[i]).collect();
+            let (probs, t) = self.forward_batch(&refs);
+            if probs.len() != refs.len() * t * classes {
+                return Err(OcrError::Backend("model output has the wrong size".into()));
+            }
+            for (k, &i) in batch.iter().enumerate() {
+                let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
+                out[i] = probs[k * t * classes..(k * t + frames) * classes].to_vec();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Output classes of the model (alphabet + blank).
+    pub fn num_classes(&self) -> usize {
+        self.alphabet.num_classes()
+    }
+
     /// Per-frame class probabilities of one batch: returns (probs, frames per line padded).
     fn forward_batch(&self, lines: &[&LineImage]) -> (Vec<f32>, usize) {
         let (data, n, max_w) = stack_lines(lines.iter().copied());

@@ -193,8 +193,38 @@ fn sample_bilinear(gray: &GrayImage, x: f32, y: f32, fill: f32) -> f32 {
     top * (1.0 - fy) + bot * fy
 }
 
-/// Normalise the line at `bbox` on `gray` into a model input (see the module docs).
-pub fn normalize_line(gray: &GrayImage, bbox: BBox) -> LineImage {
+/// Where and how a line is resampled: everything [`normalize_line`] decides from the page
+/// before the per-pixel resampling loop. Split out so that the GPU twin
+/// (`shaders/resample.wgsl`) resamples with exactly the same window, scale and levels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineGeometry {
+    /// The tightened ink box on the page.
+    pub ink_box: BBox,
+    /// Left of the source window in page pixels (ink box minus margin).
+    pub source_x0: f32,
+    /// Top of the source window in page pixels.
+    pub source_y0: f32,
+    /// Horizontal scale: model pixels per page pixel.
+    pub scale_x: f32,
+    /// Vertical scale: model pixels per page pixel.
+    pub scale_y: f32,
+    /// Content columns of the output (before padding).
+    pub out_width: usize,
+    /// Output width padded to a multiple of [`WIDTH_MULTIPLE`].
+    pub padded_width: usize,
+    /// Samples per output pixel horizontally (1..=4).
+    pub nx: usize,
+    /// Samples per output pixel vertically (1..=4).
+    pub ny: usize,
+    /// Gray level mapped to 0.0 (paper); also the value read outside the page.
+    pub paper_level: f32,
+    /// Gray range mapped onto 0..=1 (at least 32).
+    pub range: f32,
+}
+
+/// Decide the geometry and intensity mapping of the line at `bbox` (steps 1, 2 and 4 of the
+/// module docs), see [`LineGeometry`].
+pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
     let ink = tighten_to_ink(gray, bbox);
     let ink = if ink.is_empty() {
         BBox::new(0, 0, gray.width().max(1), gray.height().max(1))
@@ -234,15 +264,31 @@ pub fn normalize_line(gray: &GrayImage, bbox: BBox) -> LineImage {
     let ink_level = percentile(&hist, 0.02) as f32;
     let paper_level = percentile(&hist, 0.90).max(percentile(&hist, 0.5)) as f32;
     let range = (paper_level - ink_level).max(32.0);
+    LineGeometry {
+        ink_box: ink,
+        source_x0: sx0,
+        source_y0: sy0,
+        scale_x,
+        scale_y,
+        out_width: out_w,
+        padded_width: pad_width(out_w),
+        nx: ((1.0 / scale_x).ceil() as usize).clamp(1, 4),
+        ny: ((1.0 / scale_y).ceil() as usize).clamp(1, 4),
+        paper_level,
+        range,
+    }
+}
 
-    let padded = pad_width(out_w);
+/// Resample the line described by `geo` from `gray` (step 3 and 5 of the module docs).
+pub fn resample_line(gray: &GrayImage, geo: &LineGeometry) -> LineImage {
+    let (out_w, padded) = (geo.out_width, geo.padded_width);
+    let (sx0, sy0, paper_level, range) = (geo.source_x0, geo.source_y0, geo.paper_level, geo.range);
     let mut pixels = vec![0.0f32; LINE_HEIGHT * padded];
     // Each output pixel averages a small grid of bilinear samples over its footprint, which
     // area-averages when shrinking and interpolates when enlarging.
-    let step_x = 1.0 / scale_x;
-    let step_y = 1.0 / scale_y;
-    let nx = (step_x.ceil() as usize).clamp(1, 4);
-    let ny = (step_y.ceil() as usize).clamp(1, 4);
+    let step_x = 1.0 / geo.scale_x;
+    let step_y = 1.0 / geo.scale_y;
+    let (nx, ny) = (geo.nx, geo.ny);
     let inv = 1.0 / (nx * ny) as f32;
     for oy in 0..LINE_HEIGHT {
         for ox in 0..out_w {
@@ -264,10 +310,15 @@ pub fn normalize_line(gray: &GrayImage, bbox: BBox) -> LineImage {
         pixels,
         source_x0: sx0,
         source_y0: sy0,
-        scale_x,
-        scale_y,
-        ink_box: ink,
+        scale_x: geo.scale_x,
+        scale_y: geo.scale_y,
+        ink_box: geo.ink_box,
     }
+}
+
+/// Normalise the line at `bbox` on `gray` into a model input (see the module docs).
+pub fn normalize_line(gray: &GrayImage, bbox: BBox) -> LineImage {
+    resample_line(gray, &line_geometry(gray, bbox))
 }
 
 #[cfg(test)]

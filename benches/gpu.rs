@@ -1,0 +1,91 @@
+//! GPU vs CPU benchmarks: Sauvola binarisation per page size (CPU twin vs the batched WGSL
+//! kernels), and CRNN lines/s per batch size and backend (CPU always; GPU when an adapter is
+//! usable, else a skip message). Run: `cargo bench --bench gpu` (set
+//! `FERROCR_ALLOW_SOFTWARE_ADAPTER=1` to include lavapipe, which measures correctness of the
+//! plumbing rather than GPU speed). Sample sizes are small so a CPU-only run takes minutes.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ferrocr::compute::device::{DevicePreference, select_device};
+use ferrocr::compute::gpu::GpuPreprocessor;
+use ferrocr::preprocess::sauvola;
+use ferrocr::recognize::model::ModelArtifact;
+use ferrocr::recognize::normalize::normalize_line;
+use ferrocr::recognize::{BatchPolicy, CrnnRecognizer, LINE_HEIGHT, LineImage, Recognizer};
+use image::{GrayImage, imageops::FilterType};
+
+fn letter() -> GrayImage {
+    let path = format!(
+        "{}/tests/data/sample-letter.png",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    image::open(path).expect("sample page").to_luma8()
+}
+
+fn binarize(c: &mut Criterion) {
+    let gpu = GpuPreprocessor::open(DevicePreference::Auto)
+        .map_err(|e| eprintln!("GPU kernels skipped: {e}"))
+        .ok();
+    let base = letter();
+    let mut g = c.benchmark_group("binarize");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    // A5-ish, A4 at 200 dpi, A4 at 300 dpi.
+    for (w, h) in [(1240u32, 1754u32), (1654, 2339), (2480, 3508)] {
+        let page = image::imageops::resize(&base, w, h, FilterType::Triangle);
+        let id = format!("{w}x{h}");
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(BenchmarkId::new("cpu", &id), |b| {
+            b.iter(|| sauvola(black_box(&page), 0, 0.2))
+        });
+        if let Some(gpu) = &gpu {
+            let batch = vec![page.clone(); 8];
+            g.throughput(Throughput::Elements(batch.len() as u64));
+            g.bench_function(BenchmarkId::new("gpu_batch8", &id), |b| {
+                b.iter(|| gpu.binarize_pages(black_box(&batch), 0, 0.2).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
+fn sample_lines() -> Vec<LineImage> {
+    let page = image::DynamicImage::ImageLuma8(letter());
+    let (gray, boxes) = ferrocr::compute::gpu::selftest::line_boxes(&page);
+    boxes.iter().map(|&b| normalize_line(&gray, b)).collect()
+}
+
+fn crnn(c: &mut Criterion) {
+    let artifact = ModelArtifact::resolve(None).expect("model");
+    let lines = sample_lines();
+    let mut backends = vec![select_device(DevicePreference::Cpu).expect("cpu")];
+    match select_device(DevicePreference::Gpu) {
+        Ok(d) => backends.push(d),
+        Err(e) => eprintln!("CRNN on GPU skipped: {e}"),
+    }
+    let mut g = c.benchmark_group("crnn_lines");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for dev in backends {
+        for batch in [16usize, 64, 256] {
+            let policy = BatchPolicy {
+                max_lines: batch,
+                max_pixels: LINE_HEIGHT * 512 * batch,
+            };
+            let rec = CrnnRecognizer::new(&artifact, dev.device.clone(), dev.backend)
+                .expect("load")
+                .with_policy(policy);
+            // One batch-size worth of real lines (cycled from the sample page).
+            let input: Vec<LineImage> = lines.iter().cycle().take(batch).cloned().collect();
+            rec.recognize(&input).expect("warm-up");
+            g.throughput(Throughput::Elements(batch as u64));
+            g.bench_function(BenchmarkId::new(dev.backend, batch), |b| {
+                b.iter(|| rec.recognize(black_box(&input)).unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, binarize, crnn);
+criterion_main!(benches);

@@ -1,0 +1,27 @@
+//! The GPU path of the preprocessing: WGSL kernels (`shaders/*.wgsl`) run through wgpu,
+//! batched over many pages per command submission.
+//!
+//! Entry point for the page-batching stage: [`GpuPreprocessor`] (open it once per process with
+//! [`GpuPreprocessor::open`], share it behind an `Arc`, call its `*_pages` methods with all the
+//! pages of a batch). Every kernel has a CPU twin in [`crate::preprocess`] or
+//! [`crate::recognize::normalize`] that defines the expected result; any error is an
+//! [`crate::OcrError::Backend`] after which the caller runs the CPU twin, so a machine without a
+//! usable GPU produces the same output, only slower.
+//!
+//! The adapter policy is that of [`crate::compute::device`]: hardware adapters (discrete, then
+//! integrated, then virtual), software adapters such as Mesa's lavapipe only with
+//! `FERROCR_ALLOW_SOFTWARE_ADAPTER=1`. This wgpu device is separate from burn's (the CRNN runs
+//! on burn-wgpu, see [`crate::recognize::CrnnRecognizer`]): both open the same physical GPU.
+
+mod batch;
+mod context;
+mod contrast;
+mod lines;
+mod pool;
+mod preprocessor;
+pub mod selftest;
+pub mod shaders;
+
+pub use context::{AdapterReport, GpuContext, list_adapters};
+pub use pool::POOL_MAX_BYTES;
+pub use preprocessor::{BATCH_BYTES, GpuPreprocessor};

@@ -1,0 +1,214 @@
+//! GPU path vs CPU path: every WGSL kernel against its CPU twin, the CRNN on burn-wgpu against
+//! burn's flex CPU backend, and the fallback to the CPU when no adapter is usable.
+//!
+//! On a machine without a Vulkan adapter the GPU tests print why they skip and pass; on CI,
+//! Mesa's lavapipe is used with `FERROCR_ALLOW_SOFTWARE_ADAPTER=1` (and `XDG_RUNTIME_DIR=/tmp`).
+
+use image::{DynamicImage, GrayImage, Luma};
+use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
+
+use ferrocr::compute::device::{DevicePreference, select_device, software_adapter_allowed};
+use ferrocr::compute::gpu::selftest::{check_kernels, check_model, line_boxes};
+use ferrocr::compute::gpu::{GpuContext, GpuPreprocessor, list_adapters};
+use ferrocr::geometry::BBox;
+use ferrocr::preprocess::{integral_images, sauvola};
+use ferrocr::recognize::model::ModelArtifact;
+use ferrocr::recognize::normalize::normalize_line;
+use ferrocr::recognize::{CrnnRecognizer, Recognizer};
+
+fn sample(name: &str) -> DynamicImage {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    image::open(&path).expect("sample page")
+}
+
+fn gpu() -> Option<GpuPreprocessor> {
+    match GpuPreprocessor::open(DevicePreference::Auto) {
+        Ok(g) => {
+            eprintln!("GPU kernels on {}", g.context().info.name);
+            Some(g)
+        }
+        Err(e) => {
+            eprintln!("SKIP: no usable GPU adapter for the kernels ({e})");
+            None
+        }
+    }
+}
+
+/// A small noisy page of odd size (exercises partial words, edges and clipped windows).
+fn noisy_page(w: u32, h: u32, seed: u64) -> GrayImage {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut img = GrayImage::new(w, h);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let base = if (x / 9 + y / 7) % 3 == 0 { 50 } else { 205 };
+        p[0] = (base + rng.random_range(0..40u32)) as u8;
+    }
+    img
+}
+
+#[test]
+fn kernels_match_their_cpu_twins_on_the_sample_pages() {
+    let Some(g) = gpu() else { return };
+    let pages = [
+        sample("sample-letter.png"),
+        sample("sample-receipt.jpg"),
+        DynamicImage::ImageLuma8(noisy_page(203, 157, 5)),
+    ];
+    let checks = check_kernels(&g, &pages).expect("kernels run");
+    for c in &checks {
+        eprintln!(
+            "{:<22} values {:>10} differ {:>8} max diff {:.3e} cpu {:>8.1} ms gpu {:>8.1} ms  ({}) {}",
+            c.kernel,
+            c.values,
+            c.mismatched,
+            c.max_abs_diff,
+            c.cpu_ms,
+            c.gpu_ms,
+            c.tolerance,
+            if c.pass { "PASS" } else { "FAIL" }
+        );
+    }
+    assert_eq!(checks.len(), 6);
+    assert!(checks.iter().all(|c| c.pass), "{checks:#?}");
+}
+
+#[test]
+fn binarisation_matches_for_several_windows_and_tiny_pages() {
+    let Some(g) = gpu() else { return };
+    let pages = vec![
+        noisy_page(83, 61, 21),
+        noisy_page(1, 1, 1),
+        noisy_page(5, 3, 2),
+        noisy_page(300, 41, 3),
+    ];
+    for (win, k) in [(15u32, 0.2f32), (31, 0.34), (4, 0.5), (0, f32::NAN)] {
+        let out = g.binarize_pages(&pages, win, k).expect("binarize");
+        for (p, o) in pages.iter().zip(&out) {
+            let cpu = sauvola(p, win, k);
+            let differ = cpu.pixels().zip(o.pixels()).filter(|(a, b)| a != b).count();
+            assert!(
+                differ as f64 <= 0.001 * (p.width() * p.height()) as f64,
+                "window {win}: {differ} of {} pixels differ",
+                p.width() * p.height()
+            );
+        }
+    }
+    let tables = g.integral_pages(&pages).expect("integral");
+    for (p, t) in pages.iter().zip(&tables) {
+        assert_eq!(&integral_images(p), t);
+    }
+}
+
+#[test]
+fn a_large_page_keeps_exact_64_bit_sums() {
+    let Some(g) = gpu() else { return };
+    // 2,600 x 1,700 of white: the sum of squares (2.9e11) needs more than 32 bits.
+    let page = GrayImage::from_pixel(2600, 1700, Luma([255]));
+    let t = g
+        .integral_pages(std::slice::from_ref(&page))
+        .expect("integral");
+    assert_eq!(t[0], integral_images(&page));
+    assert!(*t[0].sum_sq.last().unwrap() > u32::MAX as u64);
+}
+
+#[test]
+fn bad_arguments_are_errors_not_panics() {
+    let Some(g) = gpu() else { return };
+    let page = noisy_page(20, 20, 9);
+    assert!(
+        g.rotate_pages(std::slice::from_ref(&page), &[], 255)
+            .is_err()
+    );
+    assert!(
+        g.normalize_lines(std::slice::from_ref(&page), &[(3, BBox::new(0, 0, 5, 5))])
+            .is_err()
+    );
+    assert!(g.gray_pages(&[]).unwrap().is_empty());
+}
+
+#[test]
+fn crnn_on_wgpu_matches_the_cpu_backend() {
+    let selected = select_device(DevicePreference::Auto).expect("device");
+    if selected.backend != "gpu" {
+        eprintln!("SKIP: no usable GPU for burn-wgpu ({})", selected.reason);
+        return;
+    }
+    let artifact = ModelArtifact::embedded().expect("embedded model");
+    let cpu = CrnnRecognizer::new(
+        &artifact,
+        select_device(DevicePreference::Cpu).unwrap().device,
+        "cpu",
+    )
+    .expect("cpu model");
+    let gpu = CrnnRecognizer::new(&artifact, selected.device, "gpu").expect("gpu model");
+    // A few real lines (lavapipe is slow: keep the batch small).
+    let (gray, boxes) = line_boxes(&sample("sample-letter.png"));
+    let lines: Vec<_> = boxes
+        .iter()
+        .take(6)
+        .map(|&b| normalize_line(&gray, b))
+        .collect();
+    assert!(lines.len() >= 3, "sample page has lines");
+    let check = check_model(&cpu, &gpu, &lines).expect("models run");
+    eprintln!("{check:?}");
+    assert!(check.pass, "{check:?}");
+}
+
+#[test]
+fn no_usable_adapter_falls_back_to_the_cpu_with_identical_text() {
+    let hardware = list_adapters().iter().any(|a| a.acceptable);
+    let auto = select_device(DevicePreference::Auto).expect("auto never fails");
+    if !hardware && !software_adapter_allowed() {
+        // This machine has no hardware GPU and software adapters are not allowed: both the
+        // model and the kernels must fall back to the CPU.
+        assert_eq!(auto.backend, "cpu", "{}", auto.reason);
+        assert!(GpuContext::new(DevicePreference::Auto).is_err());
+        assert!(select_device(DevicePreference::Gpu).is_err());
+    } else {
+        eprintln!(
+            "note: an adapter is usable here ({}), checking --device cpu only",
+            auto.adapter
+        );
+    }
+    assert!(GpuContext::new(DevicePreference::Cpu).is_err());
+    let artifact = ModelArtifact::embedded().expect("embedded model");
+    let (gray, boxes) = line_boxes(&sample("sample-letter.png"));
+    let lines: Vec<_> = boxes
+        .iter()
+        .take(8)
+        .map(|&b| normalize_line(&gray, b))
+        .collect();
+    let cpu = CrnnRecognizer::new(
+        &artifact,
+        select_device(DevicePreference::Cpu).unwrap().device,
+        "cpu",
+    )
+    .expect("cpu model");
+    let fallback = CrnnRecognizer::new(&artifact, auto.device, auto.backend).expect("model");
+    let a: Vec<String> = cpu
+        .recognize(&lines)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    let b: Vec<String> = fallback
+        .recognize(&lines)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(a, b);
+    assert!(a.iter().any(|t| !t.is_empty()));
+}
+
+#[test]
+fn warm_up_runs_every_width() {
+    let artifact = ModelArtifact::embedded().expect("embedded model");
+    let cpu = CrnnRecognizer::new(
+        &artifact,
+        select_device(DevicePreference::Cpu).unwrap().device,
+        "cpu",
+    )
+    .expect("cpu model");
+    let w = ferrocr::compute::cache::warm_up_with(&cpu, &[16, 64], 2).expect("warm-up");
+    assert_eq!(w.runs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![16, 64]);
+}
