@@ -117,7 +117,7 @@ fn user_cache_home() -> PathBuf {
         Some(d) => PathBuf::from(d),
         None => std::env::var_os("HOME")
             .map(|h| PathBuf::from(h).join(".cache"))
-            .unwrap_or_else(|| std::env::temp_dir()),
+            .unwrap_or_else(std::env::temp_dir),
     }
 }
 

@@ -256,6 +256,6 @@ impl tower::Service<Name> for Pinned {
     }
 
     fn call(&mut self, _: Name) -> Self::Future {
-        std::future::ready(Ok(self.0.to_vec().into_iter()))
+        std::future::ready(Ok(Vec::clone(&self.0).into_iter()))
     }
 }

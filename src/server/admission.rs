@@ -11,11 +11,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::OcrError;
 use crate::metrics::Metrics;
 
+/// In-flight requests per client key.
+type ClientCounts = Arc<Mutex<HashMap<String, usize>>>;
+
 /// The admission gate shared by every request.
 pub struct Admission {
     slots: Arc<Semaphore>,
     per_client: usize,
-    clients: Arc<Mutex<HashMap<String, usize>>>,
+    clients: ClientCounts,
     retry_after_s: u64,
     metrics: Arc<Metrics>,
 }
@@ -23,7 +26,7 @@ pub struct Admission {
 /// Proof of admission; releases its slots on drop.
 pub struct Permit {
     _slot: OwnedSemaphorePermit,
-    client: Option<(String, Arc<Mutex<HashMap<String, usize>>>)>,
+    client: Option<(String, ClientCounts)>,
     metrics: Arc<Metrics>,
 }
 

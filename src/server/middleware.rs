@@ -47,6 +47,12 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut req: Request, next:
         .map(String::from)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    // An HTTP/1.1 request whose body may be refused unread (401, 413, 415, 503...): tell the
+    // client not to reuse the connection, which the server closes after such a refusal.
+    let has_body = req.version() <= axum::http::Version::HTTP_11
+        && (req.headers().contains_key(header::CONTENT_LENGTH)
+            && req.headers()[header::CONTENT_LENGTH] != "0"
+            || req.headers().contains_key(header::TRANSFER_ENCODING));
     let span = tracing::info_span!("request", id = %id, method = %req.method(), route = %route);
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status();
@@ -67,6 +73,10 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut req: Request, next:
         .request_duration
         .with_label_values(&[&route])
         .observe(started.elapsed().as_secs_f64());
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }

@@ -11,10 +11,13 @@ pub const POOL_MAX_BYTES: u64 = 1 << 30;
 /// Smallest buffer handed out (avoids many tiny allocations).
 const MIN_SIZE: u64 = 4096;
 
+/// Idle buffers keyed by (usage bits, size), and their total bytes.
+type IdleBuffers = (HashMap<(u32, u64), Vec<wgpu::Buffer>>, u64);
+
 /// Idle buffers by (usage bits, size).
 #[derive(Default)]
 pub(crate) struct BufferPool {
-    idle: Mutex<(HashMap<(u32, u64), Vec<wgpu::Buffer>>, u64)>,
+    idle: Mutex<IdleBuffers>,
 }
 
 impl BufferPool {
