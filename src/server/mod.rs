@@ -71,9 +71,20 @@ pub fn build_state(
     let artifact = ModelArtifact::resolve(config.model.as_deref())?;
     let selected = select_device(config.device)?;
     tracing::info!(backend = selected.backend, adapter = %selected.adapter, reason = %selected.reason, "device selected");
-    let policy = BatchPolicy {
-        max_lines: config.max_batch_lines,
-        max_pixels: config.max_batch_pixels,
+    // On a GPU one gathered batch is one forward pass. On the CPU (burn flex) large forward
+    // passes were measured 3x slower per page than the CLI's 64-line passes (docs/BENCHMARKS.md),
+    // so there the gathered batch is cut into the CLI's sub-batches.
+    let policy = if selected.backend == "gpu" {
+        BatchPolicy {
+            max_lines: config.max_batch_lines,
+            max_pixels: config.max_batch_pixels,
+        }
+    } else {
+        let d = BatchPolicy::default();
+        BatchPolicy {
+            max_lines: d.max_lines.min(config.max_batch_lines),
+            max_pixels: d.max_pixels.min(config.max_batch_pixels),
+        }
     };
     let recognizer: Arc<dyn Recognizer> = Arc::new(
         CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?
