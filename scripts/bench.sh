@@ -2,7 +2,8 @@
 # Accuracy and speed of ferrocr beside Tesseract, in one run, on the same pages and cores:
 # ../shared/eval/ocr_eval.py over the dev pages (CER, WER, bag-of-words F1, pages/s), then
 # `ferrocr eval-lines` and Tesseract --psm 7 on the ground-truth line crops.
-# Writes bench-out/*.json and prints the tables to paste into docs/BENCHMARKS.md.
+# Writes bench-out/*.json and regenerates the tables between the bench.sh markers in
+# docs/BENCHMARKS.md (scripts/bench_table.py).
 # Usage: scripts/bench.sh [DATA_DIR]   (default ../shared/eval/data/dev)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,4 @@ python3 "$eval_py" --data "$data" --cmd "$bin ocr --device cpu --jobs 1 {image}"
 echo "== line crops: $data/lines.jsonl"
 "$bin" eval-lines --device cpu --data "$data" --json "$out/ferrocr_lines.json"
 python3 scripts/tesseract_lines.py --data "$data" --json "$out/tesseract_lines.json"
+python3 scripts/bench_table.py "$out" "$data" docs/BENCHMARKS.md

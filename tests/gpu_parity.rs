@@ -11,7 +11,9 @@ use ferrocr::compute::device::{DevicePreference, select_device, software_adapter
 use ferrocr::compute::gpu::selftest::{check_kernels, check_model, line_boxes};
 use ferrocr::compute::gpu::{GpuContext, GpuPreprocessor, list_adapters};
 use ferrocr::geometry::BBox;
-use ferrocr::preprocess::{integral_images, sauvola};
+use ferrocr::preprocess::{
+    CpuKernels, PreprocessOptions, integral_images, preprocess_batch, rotate_bilinear, sauvola,
+};
 use ferrocr::recognize::model::ModelArtifact;
 use ferrocr::recognize::normalize::normalize_line;
 use ferrocr::recognize::{CrnnRecognizer, Recognizer};
@@ -69,6 +71,59 @@ fn kernels_match_their_cpu_twins_on_the_sample_pages() {
     }
     assert_eq!(checks.len(), 6);
     assert!(checks.iter().all(|c| c.pass), "{checks:#?}");
+}
+
+/// The batched page pipeline (what the server's page stage runs on a GPU node) gives the CPU
+/// pipeline's pages: same orientation and skew decisions, binary pages equal except ≤ 0.1 % of
+/// pixels (threshold ties and contrast's one-level FMA rounding), and the same text lines.
+#[test]
+fn batched_pipeline_on_the_gpu_matches_the_cpu_pipeline() {
+    let Some(g) = gpu() else { return };
+    let letter = sample("sample-letter.png");
+    let skewed = DynamicImage::ImageLuma8(rotate_bilinear(&letter.to_luma8(), 2.5, 255));
+    let pages = [letter, sample("sample-receipt.jpg"), skewed];
+    let refs: Vec<&DynamicImage> = pages.iter().collect();
+    let opts = PreprocessOptions::default();
+    let cpu = preprocess_batch(&CpuKernels, &refs, &opts).expect("cpu");
+    let gpu = preprocess_batch(&g, &refs, &opts).expect("gpu pipeline");
+    assert_eq!(cpu.len(), 3);
+    assert_eq!(gpu.len(), 3);
+    for (i, ((c, _), (q, t))) in cpu.iter().zip(&gpu).enumerate() {
+        assert_eq!(c.transform.rotation, q.transform.rotation, "page {i}");
+        assert!(
+            (c.transform.skew_degrees - q.transform.skew_degrees).abs() < 0.05,
+            "page {i}: skew {} vs {}",
+            c.transform.skew_degrees,
+            q.transform.skew_degrees
+        );
+        assert_eq!(c.binary.dimensions(), q.binary.dimensions(), "page {i}");
+        let differ = c
+            .binary
+            .as_raw()
+            .iter()
+            .zip(q.binary.as_raw())
+            .filter(|(a, b)| a != b)
+            .count();
+        let frac = differ as f64 / c.binary.as_raw().len().max(1) as f64;
+        let layout = ferrocr::layout::LayoutOptions::default();
+        let lines = |p: &GrayImage| {
+            ferrocr::layout::analyze(p, &layout)
+                .blocks
+                .iter()
+                .map(|b| b.lines.len())
+                .sum::<usize>()
+        };
+        eprintln!(
+            "page {i}: skew {:.2}°, binary differs at {differ} px ({:.4} %), lines cpu {} gpu {}, gpu time {:?}",
+            q.transform.skew_degrees,
+            frac * 100.0,
+            lines(&c.binary),
+            lines(&q.binary),
+            t.total()
+        );
+        assert!(frac <= 0.001, "page {i}: {differ} binary pixels differ");
+        assert_eq!(lines(&c.binary), lines(&q.binary), "page {i}");
+    }
 }
 
 #[test]

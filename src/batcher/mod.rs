@@ -28,6 +28,7 @@ use crate::document::{Document, Page};
 use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::metrics::Metrics;
+use crate::preprocess::PageKernels;
 use crate::recognize::Recognizer;
 use line_stage::LineTask;
 use page_stage::PageTask;
@@ -107,6 +108,17 @@ impl Batcher {
         config: BatcherConfig,
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
+        Self::start_with_kernels(recognizer, None, config, metrics)
+    }
+
+    /// [`Batcher::start`] with whole-page preprocessing batched on `kernels` (the GPU's, on a
+    /// GPU node); `None` preprocesses each page on the CPU pool.
+    pub fn start_with_kernels(
+        recognizer: Arc<dyn Recognizer>,
+        kernels: Option<Arc<dyn PageKernels>>,
+        config: BatcherConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
         let pool = Arc::new(
             rayon::ThreadPoolBuilder::new()
                 .num_threads(config.page_workers.max(1))
@@ -132,7 +144,7 @@ impl Batcher {
             let (pool, metrics) = (pool.clone(), metrics.clone());
             spawn(
                 "ferrocr-page-stage",
-                Box::new(move || page_stage::run(page_rx, line_tx, pool, config, metrics)),
+                Box::new(move || page_stage::run(page_rx, line_tx, pool, config, kernels, metrics)),
             )?;
         }
         {

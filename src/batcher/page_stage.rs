@@ -1,6 +1,8 @@
 //! The page stage: one owner thread gathers waiting pages from many requests into a batch and
 //! runs preprocessing, layout and line normalisation for the whole batch on the CPU pool, then
-//! hands each page's lines to the line stage. At most `page_workers` batches run at once, so a
+//! hands each page's lines to the line stage. With GPU page kernels the batch's whole-page
+//! preprocessing steps run as one GPU submission per step (pages of the same options together),
+//! falling back to the CPU for that batch on any GPU error. At most `page_workers` batches run at once, so a
 //! burst of pages waits in the bounded queue instead of piling up threads or memory.
 
 use std::collections::HashSet;
@@ -19,7 +21,9 @@ use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::layout::{PageLayout, analyze};
 use crate::metrics::Metrics;
-use crate::preprocess::{PageTransform, preprocess};
+use crate::preprocess::{
+    CpuKernels, PageKernels, PageTransform, PreparedPage, PreprocessOptions, preprocess_batch,
+};
 use crate::recognize::{LineImage, LineText, normalize_line};
 
 /// What the line stage sends back for one page: its line images (handed back, not copied) and
@@ -62,6 +66,7 @@ pub(crate) fn run(
     lines: QueueSender<LineTask>,
     pool: Arc<rayon::ThreadPool>,
     config: BatcherConfig,
+    kernels: Option<Arc<dyn PageKernels>>,
     metrics: Arc<Metrics>,
 ) {
     // Tokens bound the number of batches running on the pool at once.
@@ -95,10 +100,16 @@ pub(crate) fn run(
         let token_rx = token_rx.clone();
         let lines = lines.clone();
         let metrics = metrics.clone();
+        let kernels = kernels.clone();
         pool.spawn(move || {
-            batch
-                .into_par_iter()
-                .for_each(|task| prepare(task, &lines, &metrics));
+            match kernels {
+                Some(k) => preprocess_on(k.as_ref(), batch, &metrics)
+                    .into_par_iter()
+                    .for_each(|(task, page)| prepare(task, Some(page), &lines, &metrics)),
+                None => batch
+                    .into_par_iter()
+                    .for_each(|task| prepare(task, None, &lines, &metrics)),
+            }
             let _ = token_rx.recv();
         });
     }
@@ -126,8 +137,49 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Preprocess, lay out and normalise one page, then queue its lines for recognition.
-fn prepare(task: PageTask, lines: &QueueSender<LineTask>, metrics: &Metrics) {
+/// Preprocess a batch's pages with `kernels`, one batched call per step for the pages that share
+/// options; a group whose kernels fail is preprocessed on the CPU instead (same result).
+fn preprocess_on(
+    kernels: &dyn PageKernels,
+    batch: Vec<PageTask>,
+    metrics: &Metrics,
+) -> Vec<(PageTask, (PreparedPage, f64))> {
+    let mut groups: Vec<(PreprocessOptions, Vec<PageTask>)> = Vec::new();
+    for task in batch {
+        let opts = &task.options.preprocess;
+        match groups.iter_mut().find(|(o, _)| o == opts) {
+            Some((_, tasks)) => tasks.push(task),
+            None => groups.push((opts.clone(), vec![task])),
+        }
+    }
+    let mut out = Vec::new();
+    for (opts, tasks) in groups {
+        let images: Vec<&image::DynamicImage> = tasks.iter().map(|t| &t.page.image).collect();
+        let pages = preprocess_batch(kernels, &images, &opts).or_else(|e| {
+            tracing::warn!(kernels = kernels.name(), error = %e, "page kernels failed; preprocessing this batch on the CPU");
+            preprocess_batch(&CpuKernels, &images, &opts)
+        });
+        drop(images);
+        let Ok(pages) = pages else {
+            continue; // unreachable: the CPU kernels are infallible
+        };
+        for (task, (page, t)) in tasks.into_iter().zip(pages) {
+            let ms = t.total().as_secs_f64() * 1000.0;
+            metrics.observe_stage_ms("preprocess", ms);
+            out.push((task, (page, ms)));
+        }
+    }
+    out
+}
+
+/// Preprocess (unless `prepared` already holds the page and its time in ms), lay out and
+/// normalise one page, then queue its lines for recognition.
+fn prepare(
+    task: PageTask,
+    prepared: Option<(PreparedPage, f64)>,
+    lines: &QueueSender<LineTask>,
+    metrics: &Metrics,
+) {
     let PageTask {
         meta,
         page,
@@ -140,10 +192,19 @@ fn prepare(task: PageTask, lines: &QueueSender<LineTask>, metrics: &Metrics) {
         return;
     }
     let mut timings = StageTimings::default();
-    let t = Instant::now();
-    let prepared = preprocess(&page.image, &options.preprocess);
-    timings.preprocess_ms = ms(t);
-    metrics.observe_stage_ms("preprocess", timings.preprocess_ms);
+    let prepared = match prepared {
+        Some((p, preprocess_ms)) => {
+            timings.preprocess_ms = preprocess_ms;
+            p
+        }
+        None => {
+            let t = Instant::now();
+            let p = crate::preprocess::preprocess(&page.image, &options.preprocess);
+            timings.preprocess_ms = ms(t);
+            metrics.observe_stage_ms("preprocess", timings.preprocess_ms);
+            p
+        }
+    };
     let t = Instant::now();
     let layout = analyze(&prepared.binary, &options.layout);
     timings.layout_ms = ms(t);

@@ -146,3 +146,61 @@ async fn bad_input_is_a_bad_input_error() {
         .unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::BadInput);
 }
+
+/// Page kernels that always fail, like a GPU lost mid-run; counts the calls.
+struct BrokenKernels(Mutex<usize>);
+
+impl PageKernels for BrokenKernels {
+    fn name(&self) -> &'static str {
+        "broken"
+    }
+    fn gray(&self, _: &[&image::DynamicImage]) -> Result<Vec<image::GrayImage>> {
+        *self.0.lock() += 1;
+        Err(OcrError::Backend("device lost".into()))
+    }
+    fn contrast(&self, _: &[image::GrayImage]) -> Result<Vec<image::GrayImage>> {
+        unreachable!()
+    }
+    fn binarize(&self, _: &[image::GrayImage], _: u32, _: f32) -> Result<Vec<image::GrayImage>> {
+        unreachable!()
+    }
+    fn rotate(&self, _: &[image::GrayImage], _: &[f32], _: u8) -> Result<Vec<image::GrayImage>> {
+        unreachable!()
+    }
+}
+
+async fn texts_with(kernels: Option<Arc<dyn PageKernels>>) -> Vec<String> {
+    let rec = Arc::new(RecordingRecognizer {
+        batches: Mutex::new(Vec::new()),
+        delay: Duration::ZERO,
+    });
+    let b = Batcher::start_with_kernels(
+        rec,
+        kernels,
+        BatcherConfig::default(),
+        Arc::new(Metrics::new()),
+    )
+    .unwrap();
+    let meta = b.request(Priority::Interactive, None);
+    let doc = b
+        .process_document(sample(), Arc::new(EngineOptions::default()), &meta, None)
+        .await
+        .unwrap();
+    doc.pages[0]
+        .blocks
+        .iter()
+        .flat_map(|b| b.lines.iter().map(|l| format!("{} {:?}", l.text, l.bbox)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_page_kernels_give_the_per_page_result_and_fall_back_on_error() {
+    let per_page = texts_with(None).await;
+    assert!(per_page.len() > 5);
+    let batched = texts_with(Some(Arc::new(crate::preprocess::CpuKernels))).await;
+    assert_eq!(batched, per_page);
+    let broken = Arc::new(BrokenKernels(Mutex::new(0)));
+    let fallback = texts_with(Some(broken.clone())).await;
+    assert_eq!(fallback, per_page);
+    assert_eq!(*broken.0.lock(), 1, "the broken kernels were tried once");
+}

@@ -99,6 +99,15 @@ pub fn configure_caches() -> &'static CacheSetup {
                 set("__GL_SHADER_DISK_CACHE_PATH", &dir.join("nvidia"));
             }
             set("XDG_CACHE_HOME", &dir);
+            // Without a login session (services, containers, CI) XDG_RUNTIME_DIR is unset and
+            // the Vulkan loader's window-system probes print "XDG_RUNTIME_DIR is invalid" once
+            // per adapter; a private directory of ours keeps stderr clean.
+            if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+                let runtime = dir.join("runtime");
+                if private_dir(&runtime).is_ok() {
+                    set("XDG_RUNTIME_DIR", &runtime);
+                }
+            }
         }
         let cubecl_root = cargo_root().unwrap_or_else(|| user_cache_home().join("cubecl"));
         CacheSetup {
@@ -108,6 +117,17 @@ pub fn configure_caches() -> &'static CacheSetup {
             warning,
         }
     })
+}
+
+/// Create `path` as a directory only its owner can use (mode 0700 on Unix).
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// The user cache directory as CubeCL's `etcetera` resolves it: `$XDG_CACHE_HOME`, else

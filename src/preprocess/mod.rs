@@ -30,7 +30,9 @@ pub use deskew::{MAX_SKEW, RotationSteps, estimate_skew, rotate_bilinear};
 pub use despeckle::{auto_speck_area, despeckle};
 pub use gray::to_gray;
 pub use orientation::{LineZones, detect_orientation, measure_line_zones, rotate_quarter};
-pub use pipeline::{StageTimings, preprocess, preprocess_timed};
+pub use pipeline::{
+    CpuKernels, PageKernels, StageTimings, preprocess, preprocess_batch, preprocess_timed,
+};
 
 /// Options of the preprocess stage.
 #[derive(Debug, Clone, PartialEq)]

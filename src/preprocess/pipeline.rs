@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use image::DynamicImage;
+use image::{DynamicImage, GrayImage};
 
 use super::binarize::sauvola;
 use super::border::remove_borders;
@@ -13,6 +13,7 @@ use super::gray::to_gray;
 use super::orientation::{orientation_and_skew, rotate_quarter};
 use super::profile::{InkPoints, WORK_SIDE};
 use super::{PageTransform, PreparedPage, PreprocessOptions};
+use crate::error::Result;
 
 /// Skews smaller than this (degrees) are not corrected: resampling would cost more than it
 /// gains.
@@ -50,6 +51,50 @@ impl StageTimings {
     }
 }
 
+/// The whole-page kernels of the pipeline, each over a batch of pages: the steps that have GPU
+/// twins (`compute::gpu`). [`CpuKernels`] is the reference; the GPU implementation runs each call
+/// as one batched submission. Every implementation must return, per page, what the CPU reference
+/// returns (within the tolerances its docs state), so the pipeline's result does not depend on
+/// where the kernels ran.
+pub trait PageKernels: Send + Sync {
+    /// Short name for logs and metrics ("cpu", "gpu").
+    fn name(&self) -> &'static str;
+    /// Colour -> gray ([`to_gray`]).
+    fn gray(&self, images: &[&DynamicImage]) -> Result<Vec<GrayImage>>;
+    /// Illumination flattening and contrast stretch ([`normalize_contrast`]).
+    fn contrast(&self, pages: &[GrayImage]) -> Result<Vec<GrayImage>>;
+    /// Sauvola binarisation ([`sauvola`]) with the same `window` (0 = automatic) and `k`.
+    fn binarize(&self, pages: &[GrayImage], window: u32, k: f32) -> Result<Vec<GrayImage>>;
+    /// Rotate page `i` by `degrees[i]` about its centre ([`rotate_bilinear`]), `fill` outside.
+    fn rotate(&self, pages: &[GrayImage], degrees: &[f32], fill: u8) -> Result<Vec<GrayImage>>;
+}
+
+/// The CPU reference kernels (infallible).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuKernels;
+
+impl PageKernels for CpuKernels {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+    fn gray(&self, images: &[&DynamicImage]) -> Result<Vec<GrayImage>> {
+        Ok(images.iter().map(|i| to_gray(i)).collect())
+    }
+    fn contrast(&self, pages: &[GrayImage]) -> Result<Vec<GrayImage>> {
+        Ok(pages.iter().map(normalize_contrast).collect())
+    }
+    fn binarize(&self, pages: &[GrayImage], window: u32, k: f32) -> Result<Vec<GrayImage>> {
+        Ok(pages.iter().map(|p| sauvola(p, window, k)).collect())
+    }
+    fn rotate(&self, pages: &[GrayImage], degrees: &[f32], fill: u8) -> Result<Vec<GrayImage>> {
+        Ok(pages
+            .iter()
+            .zip(degrees)
+            .map(|(p, &d)| rotate_bilinear(p, d, fill))
+            .collect())
+    }
+}
+
 /// Prepare a decoded page for layout analysis and recognition.
 ///
 /// gray -> contrast -> Sauvola -> border removal -> orientation -> skew -> (rotate the gray
@@ -68,7 +113,28 @@ pub fn preprocess_timed(
     image: &DynamicImage,
     opts: &PreprocessOptions,
 ) -> (PreparedPage, StageTimings) {
-    let mut t = StageTimings::default();
+    match preprocess_batch(&CpuKernels, &[image], opts) {
+        Ok(mut pages) if pages.len() == 1 => pages.remove(0),
+        _ => unreachable!("the CPU kernels are infallible and return one page per input"),
+    }
+}
+
+/// [`preprocess`] for many pages at once, the whole-page steps run by `kernels` as one batch
+/// each (one GPU submission per step with the GPU kernels); the per-page decisions (borders,
+/// orientation, skew, specks) run on the CPU between them. Each page's timings are its share of
+/// the batched steps plus its own CPU steps. An error comes only from `kernels`: the caller can
+/// rerun the batch with [`CpuKernels`].
+pub fn preprocess_batch(
+    kernels: &dyn PageKernels,
+    images: &[&DynamicImage],
+    opts: &PreprocessOptions,
+) -> Result<Vec<(PreparedPage, StageTimings)>> {
+    let n = images.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let share = |d: Duration| d / n as u32;
+    let mut t = vec![StageTimings::default(); n];
     let k = if opts.sauvola_k.is_finite() {
         opts.sauvola_k.clamp(0.0, 1.0)
     } else {
@@ -77,29 +143,96 @@ pub fn preprocess_timed(
     let window = opts.sauvola_window;
 
     let clock = Instant::now();
-    let gray0 = to_gray(image);
-    t.gray = clock.elapsed();
-    let (ow, oh) = gray0.dimensions();
+    let gray0 = kernels.gray(images)?;
+    let d = share(clock.elapsed());
+    t.iter_mut().for_each(|t| t.gray = d);
+    let dims: Vec<(u32, u32)> = gray0.iter().map(|g| g.dimensions()).collect();
 
     let clock = Instant::now();
-    let mut gray = normalize_contrast(&gray0);
+    let mut grays = kernels.contrast(&gray0)?;
     drop(gray0);
-    t.contrast = clock.elapsed();
+    let d = share(clock.elapsed());
+    t.iter_mut().for_each(|t| t.contrast = d);
 
     let clock = Instant::now();
-    let mut binary = sauvola(&gray, window, k);
-    t.binarize = clock.elapsed();
+    let mut binaries = kernels.binarize(&grays, window, k)?;
+    let d = share(clock.elapsed());
+    t.iter_mut().for_each(|t| t.binarize = d);
 
-    let clock = Instant::now();
-    if opts.remove_borders {
-        remove_borders(&mut binary, &mut gray);
+    let mut turns = vec![(0u32, 0f32); n];
+    for i in 0..n {
+        let clock = Instant::now();
+        if opts.remove_borders {
+            remove_borders(&mut binaries[i], &mut grays[i]);
+        }
+        t[i].borders = clock.elapsed();
+        let clock = Instant::now();
+        turns[i] = estimate_turn(&binaries[i], opts);
+        t[i].estimate = clock.elapsed();
     }
-    t.borders = clock.elapsed();
 
+    // Quarter turns are exact copies (CPU); skew needs a resampled gray page binarised again.
     let clock = Instant::now();
+    for (g, &(rotation, _)) in grays.iter_mut().zip(&turns) {
+        if rotation != 0 {
+            *g = rotate_quarter(g, rotation);
+        }
+    }
+    let skewed: Vec<usize> = (0..n).filter(|&i| turns[i].1 != 0.0).collect();
+    if !skewed.is_empty() {
+        let pages: Vec<GrayImage> = skewed
+            .iter()
+            .map(|&i| std::mem::replace(&mut grays[i], GrayImage::new(0, 0)))
+            .collect();
+        let angles: Vec<f32> = skewed.iter().map(|&i| -turns[i].1).collect();
+        let rotated = kernels.rotate(&pages, &angles, 255)?;
+        drop(pages);
+        let again = kernels.binarize(&rotated, window, k)?;
+        for ((&i, g), b) in skewed.iter().zip(rotated).zip(again) {
+            grays[i] = g;
+            binaries[i] = b;
+        }
+    }
+    for (b, &(rotation, skew)) in binaries.iter_mut().zip(&turns) {
+        if skew == 0.0 && rotation != 0 {
+            *b = rotate_quarter(b, rotation);
+        }
+    }
+    let d = share(clock.elapsed());
+    t.iter_mut().for_each(|t| t.rotate = d);
+
+    let mut out = Vec::with_capacity(n);
+    let pages = grays.into_iter().zip(binaries).zip(turns).zip(dims);
+    for ((((gray, mut binary), (rotation, skew)), (ow, oh)), mut t) in pages.zip(t) {
+        let clock = Instant::now();
+        despeckle(&mut binary, opts.despeckle_max_area);
+        t.despeckle = clock.elapsed();
+        let transform = PageTransform::new(ow, oh, rotation, skew);
+        tracing::debug!(
+            rotation,
+            skew,
+            ?t,
+            kernels = kernels.name(),
+            "preprocessed {ow}x{oh} page"
+        );
+        out.push((
+            PreparedPage {
+                gray,
+                binary,
+                transform,
+            },
+            t,
+        ));
+    }
+    Ok(out)
+}
+
+/// The quarter turn and the residual skew (degrees; 0 below [`MIN_SKEW`]) that make a binary
+/// page upright and straight, as far as `opts` asks for them.
+fn estimate_turn(binary: &GrayImage, opts: &PreprocessOptions) -> (u32, f32) {
     let (mut rotation, mut skew) = (0u32, 0f32);
     if opts.detect_orientation || opts.deskew {
-        let pts = InkPoints::from_binary(&binary, WORK_SIDE);
+        let pts = InkPoints::from_binary(binary, WORK_SIDE);
         let mut measured = None;
         if opts.detect_orientation {
             (rotation, measured) = orientation_and_skew(&pts);
@@ -114,34 +247,7 @@ pub fn preprocess_timed(
             }
         }
     }
-    t.estimate = clock.elapsed();
-
-    let clock = Instant::now();
-    if rotation != 0 {
-        gray = rotate_quarter(&gray, rotation);
-    }
-    if skew != 0.0 {
-        gray = rotate_bilinear(&gray, -skew, 255);
-        binary = sauvola(&gray, window, k);
-    } else if rotation != 0 {
-        binary = rotate_quarter(&binary, rotation);
-    }
-    t.rotate = clock.elapsed();
-
-    let clock = Instant::now();
-    despeckle(&mut binary, opts.despeckle_max_area);
-    t.despeckle = clock.elapsed();
-
-    let transform = PageTransform::new(ow, oh, rotation, skew);
-    tracing::debug!(rotation, skew, ?t, "preprocessed {ow}x{oh} page");
-    (
-        PreparedPage {
-            gray,
-            binary,
-            transform,
-        },
-        t,
-    )
+    (rotation, skew)
 }
 
 #[cfg(test)]

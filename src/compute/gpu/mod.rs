@@ -4,7 +4,8 @@
 //! Entry point for the page-batching stage: [`GpuPreprocessor`] (open it once per process with
 //! [`GpuPreprocessor::open`], share it behind an `Arc`, call its `*_pages` methods with all the
 //! pages of a batch). Every kernel has a CPU twin in [`crate::preprocess`] or
-//! [`crate::recognize::normalize`] that defines the expected result; any error is an
+//! [`crate::recognize::normalize`] that defines the expected result, and [`GpuPreprocessor`]
+//! implements [`crate::preprocess::PageKernels`] so the batched page pipeline runs on it; any error is an
 //! [`crate::OcrError::Backend`] after which the caller runs the CPU twin, so a machine without a
 //! usable GPU produces the same output, only slower.
 //!
@@ -16,6 +17,7 @@
 mod batch;
 mod context;
 mod contrast;
+mod kernels;
 mod lines;
 mod pool;
 mod preprocessor;
