@@ -68,10 +68,7 @@ fn crnn(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(10));
     for dev in backends {
         for batch in [16usize, 64, 256] {
-            let policy = BatchPolicy {
-                max_lines: batch,
-                max_pixels: LINE_HEIGHT * 512 * batch,
-            };
+            let policy = BatchPolicy::fewest_passes(batch, LINE_HEIGHT * 512 * batch);
             let rec = CrnnRecognizer::new(&artifact, dev.device.clone(), dev.backend)
                 .expect("load")
                 .with_policy(policy);

@@ -46,10 +46,7 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
             let n = n.max(1);
             let artifact = ModelArtifact::resolve(a.model.model.as_deref())?;
             let selected = select_device(a.model.device)?;
-            let policy = BatchPolicy {
-                max_lines: n,
-                max_pixels: LINE_HEIGHT * 512 * n,
-            };
+            let policy = BatchPolicy::fewest_passes(n, LINE_HEIGHT * 512 * n);
             let rec = CrnnRecognizer::new(&artifact, selected.device, selected.backend)?
                 .with_policy(policy);
             Arc::new(rec)

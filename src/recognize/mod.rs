@@ -2,8 +2,9 @@
 //!
 //! [`Recognizer`] is the narrow door the rest of the pipeline uses; [`CrnnRecognizer`] runs the
 //! burn CRNN on the CPU (`flex`) or a GPU (`wgpu`), and tests use fakes behind the same trait.
-//! Lines are batched by width (sorted, then cut into batches under a padded-pixel budget) so
-//! padding stays small and the device sees large batches.
+//! Lines are batched by width: sorted, then cut where the cost model of [`plan_batches`] says
+//! (a fixed cost per forward pass against the padded pixels), under line and pixel limits, so
+//! the CPU pads little and a GPU sees large batches.
 
 pub mod alphabet;
 pub mod crnn;
@@ -38,36 +39,78 @@ pub struct BatchPolicy {
     pub max_lines: usize,
     /// Most padded input pixels (`LINE_HEIGHT` x widest line x lines) in one forward pass.
     pub max_pixels: usize,
+    /// The fixed cost of one forward pass, in padded input pixels of work it is worth: the
+    /// planner ([`plan_batches`]) cuts a page's lines into the batches that minimise
+    /// (passes x this + padded pixels). Small on the CPU (padding is paid in full there), large
+    /// on a GPU (a pass costs launches and a sync; padding is nearly free).
+    pub pass_cost_pixels: usize,
 }
+
+/// [`BatchPolicy::pass_cost_pixels`] for burn's `flex` CPU backend, measured with
+/// `ferrocr eval-lines --batch N` (docs/BENCHMARKS.md): a pass costs ~6 ms of fixed work and a
+/// line ~0.065 ms per model column, so one pass is worth about 100-130 columns of line.
+pub const CPU_PASS_COST_PIXELS: usize = LINE_HEIGHT * 128;
 
 impl Default for BatchPolicy {
     fn default() -> Self {
         BatchPolicy {
             max_lines: 64,
             max_pixels: LINE_HEIGHT * 512 * 64,
+            pass_cost_pixels: CPU_PASS_COST_PIXELS,
         }
     }
 }
 
-/// Split lines (given as widths) into batches: indices sorted by width, cut so that each batch's
-/// padded pixel count and line count stay within `policy`. Returns batches of original indices.
+impl BatchPolicy {
+    /// Up to `max_lines` / `max_pixels` per pass, with passes so costly relative to padding
+    /// that the planner only cuts where the limits force it: the policy for a GPU, and for
+    /// measuring a fixed batch size.
+    pub fn fewest_passes(max_lines: usize, max_pixels: usize) -> Self {
+        BatchPolicy {
+            max_lines,
+            max_pixels,
+            pass_cost_pixels: max_pixels.max(1),
+        }
+    }
+}
+
+/// Split lines (given as widths) into batches of lines of neighbouring widths: indices sorted by
+/// width, cut (by dynamic programming over the cut points) so that every batch stays within the
+/// policy's line and padded-pixel limits and the total cost, passes x `pass_cost_pixels` +
+/// padded pixels, is smallest. A line wider than the pixel budget runs alone. Returns batches
+/// of original indices, narrowest first.
 pub fn plan_batches(widths: &[usize], policy: BatchPolicy) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..widths.len()).collect();
     order.sort_by_key(|&i| widths[i]);
-    let mut batches = Vec::new();
-    let mut current: Vec<usize> = Vec::new();
-    for i in order {
-        let w = widths[i];
-        let padded = LINE_HEIGHT * w * (current.len() + 1);
-        if !current.is_empty() && (current.len() >= policy.max_lines || padded > policy.max_pixels)
-        {
-            batches.push(std::mem::take(&mut current));
+    let n = order.len();
+    let max_lines = policy.max_lines.max(1);
+    // best[i]: least cost of the first i sorted lines; cut[i]: where their last batch starts.
+    let mut best = vec![u64::MAX; n + 1];
+    let mut cut = vec![0usize; n + 1];
+    best[0] = 0;
+    for i in 1..=n {
+        let widest = (LINE_HEIGHT * widths[order[i - 1]]) as u64;
+        for j in (i.saturating_sub(max_lines)..i).rev() {
+            let lines = (i - j) as u64;
+            let padded = widest * lines;
+            if lines > 1 && padded > policy.max_pixels as u64 {
+                break; // more lines only pad more
+            }
+            let cost = best[j].saturating_add(policy.pass_cost_pixels as u64 + padded);
+            if cost < best[i] {
+                best[i] = cost;
+                cut[i] = j;
+            }
         }
-        current.push(i);
     }
-    if !current.is_empty() {
-        batches.push(current);
+    let mut batches = Vec::new();
+    let mut i = n;
+    while i > 0 {
+        let j = cut[i];
+        batches.push(order[j..i].to_vec());
+        i = j;
     }
+    batches.reverse();
     batches
 }
 
@@ -226,12 +269,42 @@ mod tests {
     #[test]
     fn batches_are_sorted_and_bounded() {
         let widths = [400, 40, 800, 40, 120, 1600];
-        let policy = BatchPolicy {
+        // Passes cost nothing: every line alone is cheapest (no padding).
+        let free = BatchPolicy {
             max_lines: 2,
             max_pixels: LINE_HEIGHT * 1000,
+            pass_cost_pixels: 0,
+        };
+        let b = plan_batches(&widths, free);
+        assert_eq!(
+            b,
+            vec![vec![1], vec![3], vec![4], vec![0], vec![2], vec![5]]
+        );
+        assert!(plan_batches(&[], free).is_empty());
+        // Costly passes: as few as the limits allow (2 lines, 1000 px padded).
+        let costly = BatchPolicy::fewest_passes(2, LINE_HEIGHT * 1000);
+        let b = plan_batches(&widths, costly);
+        assert_eq!(b, vec![vec![1, 3], vec![4, 0], vec![2], vec![5]]);
+    }
+
+    #[test]
+    fn the_planner_trades_passes_against_padding() {
+        // Ten narrow lines and two wide ones: one pass would pad the narrow lines to 1000 px.
+        let mut widths = vec![100usize; 10];
+        widths.extend([1000, 1000]);
+        let policy = BatchPolicy {
+            max_lines: 64,
+            max_pixels: LINE_HEIGHT * 512 * 64,
+            pass_cost_pixels: LINE_HEIGHT * 400,
         };
         let b = plan_batches(&widths, policy);
-        assert_eq!(b, vec![vec![1, 3], vec![4, 0], vec![2], vec![5]]);
-        assert!(plan_batches(&[], policy).is_empty());
+        assert_eq!(b, vec![(0..10).collect::<Vec<_>>(), vec![10, 11]]);
+        // Every line is planned exactly once, whatever the widths.
+        let widths: Vec<usize> = (0..300).map(|i| 8 + (i * 37 % 1500)).collect();
+        let b = plan_batches(&widths, BatchPolicy::default());
+        let mut seen: Vec<usize> = b.concat();
+        seen.sort();
+        assert_eq!(seen, (0..300).collect::<Vec<_>>());
+        assert!(b.iter().all(|x| x.len() <= 64));
     }
 }
