@@ -2,8 +2,8 @@
 //! runs preprocessing, layout and line normalisation for the whole batch on the CPU pool, then
 //! hands each page's lines to the line stage. With GPU page kernels the batch's whole-page
 //! preprocessing steps run as one GPU submission per step (pages of the same options together),
-//! falling back to the CPU for that batch on any GPU error. At most `page_workers` batches run at once, so a
-//! burst of pages waits in the bounded queue instead of piling up threads or memory.
+//! falling back to the CPU for that batch on any GPU error. At most `page_workers` batches run at
+//! once, so a burst of pages waits in the bounded queue instead of piling up threads or memory.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -160,8 +160,17 @@ fn preprocess_on(
             preprocess_batch(&CpuKernels, &images, &opts)
         });
         drop(images);
-        let Ok(pages) = pages else {
-            continue; // unreachable: the CPU kernels are infallible
+        let pages = match pages {
+            Ok(p) => p,
+            Err(e) => {
+                // The CPU kernels are infallible; answer rather than drop if that ever changes.
+                for t in tasks {
+                    let _ = t
+                        .reply
+                        .send(Err(OcrError::Internal(format!("preprocessing: {e}"))));
+                }
+                continue;
+            }
         };
         for (task, (page, t)) in tasks.into_iter().zip(pages) {
             let ms = t.total().as_secs_f64() * 1000.0;

@@ -15,28 +15,23 @@ impl PageKernels for GpuPreprocessor {
     /// Colour pages (RGB8, RGBA8) go through the GPU in one batch; gray pages are already gray
     /// and other pixel formats (16-bit, gray + alpha) take the CPU twin, which defines them.
     fn gray(&self, images: &[&DynamicImage]) -> Result<Vec<GrayImage>> {
-        let colour: Vec<usize> = (0..images.len())
-            .filter(|&i| {
-                matches!(
-                    images[i],
-                    DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_)
-                )
-            })
+        let colour = |i: &DynamicImage| {
+            matches!(i, DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_))
+        };
+        let rgba: Vec<RgbaImage> = images
+            .iter()
+            .filter(|i| colour(i))
+            .map(|i| i.to_rgba8())
             .collect();
-        let rgba: Vec<RgbaImage> = colour.iter().map(|&i| images[i].to_rgba8()).collect();
         let mut gpu = self.gray_pages(&rgba)?.into_iter();
         drop(rgba);
-        let mut out = Vec::with_capacity(images.len());
-        let mut next = colour.iter().peekable();
-        for (i, image) in images.iter().enumerate() {
-            if next.peek() == Some(&&i) {
-                next.next();
-                out.push(gpu.next().unwrap_or_else(|| to_gray(image)));
-            } else {
-                out.push(to_gray(image));
-            }
-        }
-        Ok(out)
+        Ok(images
+            .iter()
+            .map(|i| match colour(i).then(|| gpu.next()).flatten() {
+                Some(g) => g,
+                None => to_gray(i),
+            })
+            .collect())
     }
 
     fn contrast(&self, pages: &[GrayImage]) -> Result<Vec<GrayImage>> {
