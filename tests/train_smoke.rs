@@ -24,7 +24,7 @@ fn losses(log: &str) -> Vec<f64> {
         .collect()
 }
 
-fn train(out: &Path, steps: u64, resume: bool) -> String {
+fn train(out: &Path, steps: u64, stop_at: Option<u64>, resume: bool) -> String {
     let mut c = bin();
     c.args([
         "train", "--device", "cpu", "--batch", "8", "--lr", "0.003", "--warmup", "1",
@@ -44,6 +44,9 @@ fn train(out: &Path, steps: u64, resume: bool) -> String {
     if resume {
         c.arg("--resume");
     }
+    if let Some(s) = stop_at {
+        c.args(["--stop-at", &s.to_string()]);
+    }
     let o = c.output().expect("run ferrocr train");
     assert!(
         o.status.success(),
@@ -61,7 +64,7 @@ fn loss_falls_and_checkpoints_round_trip() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("smoke");
-    let log = train(&out, 40, false);
+    let log = train(&out, 40, None, false);
     let l = losses(&log);
     assert_eq!(l.len(), 40, "one loss line per step:\n{log}");
     let first: f64 = l[..5].iter().sum::<f64>() / 5.0;
@@ -83,9 +86,15 @@ fn loss_falls_and_checkpoints_round_trip() {
             .unwrap();
     assert_eq!(state["step"], 40);
 
-    let log = train(&out, 42, true);
+    // Resume on a longer schedule, stopping early: two steps, checkpoint at 42.
+    let log = train(&out, 100, Some(42), true);
     assert!(log.contains("resumed at step 40"), "{log}");
+    assert!(log.contains("40 -> 42 (schedule of 100)"), "{log}");
     assert_eq!(losses(&log).len(), 2);
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("train_state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["step"], 42);
 
     // The checkpoint is a model artefact: eval-lines loads it and reads a labelled line set.
     let data = dir.path().join("lines");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::ModelArgs;
 use crate::compute::device::select_device;
-use crate::eval::lines::{evaluate, load_line_set};
+use crate::eval::lines::{evaluate, load_line_set, write_line_errors};
 use crate::recognize::model::ModelArtifact;
 use crate::recognize::{BatchPolicy, CrnnRecognizer, LINE_HEIGHT, Recognizer};
 
@@ -29,6 +29,9 @@ pub struct EvalLinesArgs {
     /// a GPU busier. The padded-pixel budget grows with it (512 px per line).
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Write every line's truth, prediction, edits and confidence here (TSV, worst first).
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
     /// Recognise the whole set once, untimed, before measuring (shader compilation and
     /// autotuning then stay out of the lines/s figure).
     #[arg(long)]
@@ -47,8 +50,11 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
             let artifact = ModelArtifact::resolve(a.model.model.as_deref())?;
             let selected = select_device(a.model.device)?;
             let policy = BatchPolicy::fewest_passes(n, LINE_HEIGHT * 512 * n);
-            let rec = CrnnRecognizer::new(&artifact, selected.device, selected.backend)?
+            let mut rec = CrnnRecognizer::new(&artifact, selected.device, selected.backend)?
                 .with_policy(policy);
+            if a.model.no_lexicon {
+                rec = rec.without_lexicon();
+            }
             Arc::new(rec)
         }
     };
@@ -60,7 +66,7 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
         let lines: Vec<_> = set.iter().map(|l| l.line.clone()).collect();
         recognizer.recognize(&lines)?;
     }
-    let (report, _) = evaluate(recognizer.as_ref(), &set)?;
+    let (report, hyps) = evaluate(recognizer.as_ref(), &set)?;
     println!("{}", recognizer.describe());
     println!(
         "lines {}  CER {:.4}  CER-ci {:.4}  WER {:.4}  WER-ci {:.4}  exact-ci {:.3}  ECE {:.4}  ({:.1} lines/s)",
@@ -93,6 +99,11 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
             "{:>5.1}-{:<5.1} {:>7} {:>9.3} {:>9.3}",
             b.lo, b.hi, b.count, b.mean_confidence, b.accuracy
         );
+    }
+    if let Some(p) = &a.errors {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(p)?);
+        write_line_errors(&mut f, &set, &hyps)?;
+        std::io::Write::flush(&mut f)?;
     }
     if let Some(p) = &a.json {
         std::fs::write(p, serde_json::to_string_pretty(&report)?)?;

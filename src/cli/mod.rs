@@ -58,6 +58,10 @@ pub struct ModelArgs {
     /// Model directory (config.json + model.bpk); default: the model built into the binary.
     #[arg(long, env = "FERROCR_MODEL")]
     pub model: Option<PathBuf>,
+    /// Decode without the model's lexicon (no dictionary correction of out-of-vocabulary
+    /// words): for documents in other languages, or to measure the model alone.
+    #[arg(long, env = "FERROCR_NO_LEXICON")]
+    pub no_lexicon: bool,
 }
 
 impl ModelArgs {
@@ -66,7 +70,10 @@ impl ModelArgs {
         let artifact = ModelArtifact::resolve(self.model.as_deref())?;
         let selected = select_device(self.device)?;
         tracing::info!(backend = selected.backend, adapter = %selected.adapter, reason = %selected.reason, "device selected");
-        let rec = CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?;
+        let mut rec = CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?;
+        if self.no_lexicon {
+            rec = rec.without_lexicon();
+        }
         Ok(Arc::new(rec))
     }
 }

@@ -53,6 +53,10 @@ pub struct TrainArgs {
     /// Held-out synthetic lines to validate on.
     #[arg(long, default_value_t = 256)]
     pub val_synth: usize,
+    /// Stop with a checkpoint after this step (before --steps, which still sets the
+    /// learning-rate schedule); `--resume` continues from there.
+    #[arg(long)]
+    pub stop_at: Option<u64>,
     /// Progress line every N steps.
     #[arg(long, default_value_t = 25)]
     pub log_every: u64,
@@ -92,6 +96,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let opts = TrainOptions {
         out: a.out,
         steps: a.steps,
+        stop_at: a.stop_at,
         batch: a.batch,
         device: a.device,
         resume: a.resume,

@@ -25,6 +25,8 @@ struct LineRecord {
 pub struct LabelledLine {
     /// Image file name (relative to the set's directory).
     pub image: String,
+    /// The line's box in the image, `[x0, y0, x1, y1]` (x1/y1 exclusive).
+    pub bbox: [u32; 4],
     /// Group used for per-source rows: the image name's prefix before the first `_`.
     pub group: String,
     /// Ground-truth text.
@@ -85,6 +87,7 @@ pub fn load_line_set(dir: &Path, limit: Option<usize>) -> Result<Vec<LabelledLin
         let group = r.image.split('_').next().unwrap_or("").to_string();
         out.push(LabelledLine {
             image: r.image,
+            bbox: r.bbox,
             group,
             text: r.text,
             line,
@@ -155,6 +158,57 @@ pub fn word_outcomes(gt: &str, hyp: &LineText) -> Vec<(f32, bool)> {
     out
 }
 
+/// Write one tab-separated row per line: image, box, case-insensitive character edits,
+/// ground-truth characters, mean character confidence, each predicted word's confidence
+/// (space-separated), truth and prediction (tabs and newlines
+/// in the texts replaced by spaces), worst lines first, so a user sees where a recogniser fails
+/// on their data.
+pub fn write_line_errors(
+    out: &mut dyn std::io::Write,
+    set: &[LabelledLine],
+    hyps: &[LineText],
+) -> std::io::Result<()> {
+    let clean = |t: &str| t.replace(['\t', '\n', '\r'], " ");
+    let mut rows: Vec<(usize, usize, &LabelledLine, &LineText)> = set
+        .iter()
+        .zip(hyps)
+        .map(|(l, h)| {
+            let e = EditCounts::compare(&l.text, &h.text, true);
+            (e.char_edits, e.gt_chars, l, h)
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let ra = a.0 as f64 / a.1.max(1) as f64;
+        let rb = b.0 as f64 / b.1.max(1) as f64;
+        rb.total_cmp(&ra).then(b.0.cmp(&a.0))
+    });
+    writeln!(
+        out,
+        "image\tbbox\tedits_ci\tgt_chars\tconfidence\tword_confidences\ttruth\tprediction"
+    )?;
+    for (edits, gt_chars, l, h) in rows {
+        let conf = if h.chars.is_empty() {
+            0.0
+        } else {
+            h.chars.iter().map(|c| c.confidence).sum::<f32>() / h.chars.len() as f32
+        };
+        let words: Vec<String> = crate::assemble::split_words(h)
+            .iter()
+            .map(|(_, c)| format!("{c:.3}"))
+            .collect();
+        let [x0, y0, x1, y1] = l.bbox;
+        writeln!(
+            out,
+            "{}\t{x0},{y0},{x1},{y1}\t{edits}\t{gt_chars}\t{conf:.3}\t{}\t{}\t{}",
+            l.image,
+            words.join(" "),
+            clean(&l.text),
+            clean(&h.text)
+        )?;
+    }
+    Ok(())
+}
+
 /// Recognise every line and score it.
 pub fn evaluate(
     recognizer: &dyn Recognizer,
@@ -208,4 +262,48 @@ pub fn evaluate(
         recognize_s,
     };
     Ok((report, hyps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recognize::ctc::test_line;
+
+    fn hyp(text: &str, conf: f32) -> LineText {
+        test_line(text, |_| conf)
+    }
+
+    fn labelled(image: &str, text: &str) -> LabelledLine {
+        let gray = image::GrayImage::from_pixel(40, 20, image::Luma([255]));
+        LabelledLine {
+            image: image.to_string(),
+            bbox: [1, 2, 30, 18],
+            group: "g".into(),
+            text: text.to_string(),
+            line: normalize_line(&gray, BBox::new(1, 2, 30, 18)),
+        }
+    }
+
+    #[test]
+    fn line_errors_list_the_worst_line_first_with_clean_fields() {
+        let set = [
+            labelled("a.png", "TOTAL 12.50"),
+            labelled("b.png", "cash\tdue"),
+        ];
+        let hyps = [hyp("TOTAL 12.50", 0.9), hyp("cosh", 0.5)];
+        let mut out = Vec::new();
+        write_line_errors(&mut out, &set, &hyps).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0].starts_with("image\tbbox\t"));
+        assert_eq!(
+            rows[1],
+            "b.png\t1,2,30,18\t5\t8\t0.500\t0.062\tcash due\tcosh"
+        );
+        assert_eq!(
+            rows[2],
+            "a.png\t1,2,30,18\t0\t11\t0.900\t0.590 0.590\tTOTAL 12.50\tTOTAL 12.50"
+        );
+    }
 }

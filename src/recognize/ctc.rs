@@ -109,6 +109,25 @@ pub fn softmax_rows(logits: &mut [f32], classes: usize, temperature: f32) {
     }
 }
 
+/// A decoded line for tests: one frame per character, character `i` with confidence `conf(i)`.
+#[cfg(test)]
+pub fn test_line(text: &str, conf: impl Fn(usize) -> f32) -> LineText {
+    LineText {
+        text: text.to_string(),
+        chars: text
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| RecognizedChar {
+                ch,
+                confidence: conf(i),
+                first_frame: i,
+                last_frame: i,
+            })
+            .collect(),
+        frames: text.chars().count(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,12 @@
 pub mod alphabet;
 pub mod crnn;
 pub mod ctc;
+pub mod lexicon;
 pub mod model;
 pub mod normalize;
+pub mod numeric;
+
+use std::sync::Arc;
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -143,6 +147,7 @@ pub struct CrnnRecognizer {
     name: String,
     backend: String,
     policy: BatchPolicy,
+    lexicon: Option<Arc<lexicon::Lexicon>>,
 }
 
 impl CrnnRecognizer {
@@ -165,6 +170,10 @@ impl CrnnRecognizer {
             name: artifact.config.name.clone(),
             backend: backend.to_string(),
             policy: BatchPolicy::default(),
+            lexicon: artifact
+                .lexicon
+                .as_deref()
+                .map(|t| Arc::new(lexicon::Lexicon::from_text(t))),
         })
     }
 
@@ -178,7 +187,14 @@ impl CrnnRecognizer {
             name: "in-training".into(),
             backend: "training".into(),
             policy: BatchPolicy::default(),
+            lexicon: None,
         }
+    }
+
+    /// Decode without the model's lexicon (raw model output, for measuring the model alone).
+    pub fn without_lexicon(mut self) -> Self {
+        self.lexicon = None;
+        self
     }
 
     /// Replace the batching policy.
@@ -251,14 +267,23 @@ impl Recognizer for CrnnRecognizer {
             for (k, &i) in batch.iter().enumerate() {
                 let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
                 let slice = &probs[k * t * classes..(k * t + frames) * classes];
-                out[i] = ctc::greedy_decode(slice, frames, classes, &self.alphabet);
+                let mut text = ctc::greedy_decode(slice, frames, classes, &self.alphabet);
+                if let Some(lex) = &self.lexicon {
+                    lexicon::correct_line(&mut text, slice, classes, &self.alphabet, lex);
+                }
+                numeric::fix_numeric_context(&mut text);
+                out[i] = text;
             }
         }
         Ok(out)
     }
 
     fn describe(&self) -> String {
-        format!("CRNN model '{}' on {}", self.name, self.backend)
+        let lex = match &self.lexicon {
+            Some(l) => format!(", lexicon of {} words", l.len()),
+            None => String::new(),
+        };
+        format!("CRNN model '{}' on {}{lex}", self.name, self.backend)
     }
 }
 

@@ -89,6 +89,9 @@ pub struct ModelArtifact {
     pub config: ModelConfig,
     /// Contents of `model.bpk`.
     pub weights: Vec<u8>,
+    /// Contents of `lexicon.txt` (one word per line), when the model ships one: the words
+    /// [`super::lexicon`] corrects towards.
+    pub lexicon: Option<String>,
 }
 
 const EMBEDDED_CONFIG: &str = include_str!(concat!(
@@ -99,9 +102,13 @@ const EMBEDDED_WEIGHTS: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/models/default/model.bpk"
 ));
+const EMBEDDED_LEXICON: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/models/default/lexicon.txt"
+));
 
 impl ModelArtifact {
-    /// Read `config.json` and `model.bpk` from a directory.
+    /// Read `config.json`, `model.bpk` and (when present) `lexicon.txt` from a directory.
     pub fn load_dir(dir: &Path) -> Result<Self> {
         let cfg_path = dir.join("config.json");
         let text = std::fs::read_to_string(&cfg_path)
@@ -112,7 +119,22 @@ impl ModelArtifact {
         let w_path = dir.join("model.bpk");
         let weights = std::fs::read(&w_path)
             .map_err(|e| OcrError::Model(format!("cannot read {}: {e}", w_path.display())))?;
-        Ok(ModelArtifact { config, weights })
+        let lex_path = dir.join("lexicon.txt");
+        let lexicon = match std::fs::read_to_string(&lex_path) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(OcrError::Model(format!(
+                    "cannot read {}: {e}",
+                    lex_path.display()
+                )));
+            }
+        };
+        Ok(ModelArtifact {
+            config,
+            weights,
+            lexicon,
+        })
     }
 
     /// The model built into this binary (`models/default` at build time).
@@ -121,6 +143,7 @@ impl ModelArtifact {
         Some(ModelArtifact {
             config,
             weights: EMBEDDED_WEIGHTS.to_vec(),
+            lexicon: Some(EMBEDDED_LEXICON.to_string()),
         })
     }
 

@@ -30,8 +30,12 @@ use crate::recognize::{CrnnRecognizer, LINE_HEIGHT, Recognizer};
 pub struct TrainOptions {
     /// Output directory: the model artefact plus the training checkpoint.
     pub out: PathBuf,
-    /// Train until this many steps in total (a resumed run counts earlier steps).
+    /// Train until this many steps in total (a resumed run counts earlier steps); also the
+    /// length of the learning-rate schedule.
     pub steps: u64,
+    /// Stop (with a checkpoint) after this step, before `steps`, leaving the schedule as it is:
+    /// a run can be split into sessions, or cut short, reproducibly.
+    pub stop_at: Option<u64>,
     /// Lines per batch.
     pub batch: usize,
     /// Device to train on.
@@ -185,7 +189,7 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
     log_line(
         &opts.out,
         &format!(
-            "training {} on {} ({}): {} parameters, {:.2} MFLOP per output frame, batch {}, steps {} -> {}",
+            "training {} on {} ({}): {} parameters, {:.2} MFLOP per output frame, batch {}, steps {} -> {} (schedule of {})",
             name,
             selected.backend,
             selected.adapter,
@@ -193,6 +197,7 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
             config.architecture.flops_per_frame() as f64 / 1e6,
             opts.batch,
             state.step,
+            opts.stop_at.map_or(opts.steps, |s| s.min(opts.steps)),
             opts.steps
         ),
     );
@@ -233,7 +238,8 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
     let mut lines_since_log = 0usize;
     let mut ema_loss: Option<f64> = None;
     let train_seconds_before = state.train_seconds;
-    while state.step < opts.steps {
+    let end = opts.stop_at.map_or(opts.steps, |s| s.min(opts.steps));
+    while state.step < end {
         let (batch, next) = rx
             .recv()
             .map_err(|_| OcrError::Internal("training data producer stopped".into()))?;
@@ -269,11 +275,11 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
         lines_since_log += batch.n;
         state.train_seconds = train_seconds_before + t_session.elapsed().as_secs_f64();
 
-        let last = state.step >= opts.steps;
+        let last = state.step >= end;
         if state.step % opts.log_every == 0 || last {
             let dt = t_log.elapsed().as_secs_f64().max(1e-9);
             let sps = opts.log_every as f64 / dt;
-            let eta_s = (opts.steps - state.step) as f64 / sps.max(1e-9);
+            let eta_s = (end - state.step) as f64 / sps.max(1e-9);
             log_line(
                 &opts.out,
                 &format!(

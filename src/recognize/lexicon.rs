@@ -1,0 +1,493 @@
+//! Lexicon correction: an out-of-vocabulary word is replaced by a dictionary word one edit away
+//! when the model's own frame posteriors say that word is nearly as likely as what greedy
+//! decoding read.
+//!
+//! Greedy CTC decoding reads every frame on its own; a word such as `Iotal` whose `T` frame was
+//! 45 % `I` and 40 % `T` is a coin toss the pixels lost but a dictionary wins. For each run of
+//! 3+ letters standing alone (bounded by spaces, punctuation or the line's ends, not digits)
+//! that is not in the lexicon, every lexicon word at edit distance 1 (deletion, insertion,
+//! substitution, transposition; cased like the read word) is scored by the CTC probability of
+//! the word's frames (summed over all alignments, [`ctc_log_prob`]); the best candidate
+//! replaces the reading when its log-probability is within [`MAX_LOG_PRIOR_GAIN`] of the
+//! reading's. Confident readings therefore never change: a frame at 99 % for one letter makes
+//! any other letter there ~100x less likely. The replaced characters get their frames from the
+//! best alignment of the new word ([`ctc_align`]).
+//!
+//! Confidence: every judged word (read word of 3+ letters, in the lexicon or not) gets its
+//! posterior under the lexicon prior as its confidence, `q = weight(w) P(w) / Z` with `P` the
+//! CTC probability over the word's frames, `weight` `g = e^MAX_LOG_PRIOR_GAIN` for lexicon words
+//! and 1 otherwise, and `Z` the weighted mass of the reading, its neighbours and the rest (see
+//! [`judge`]). Without it, dictionary words read from uncertain frames are right far more often
+//! than the product of their character probabilities says (measured in the model card). A kept
+//! word's characters are rescaled by a common factor so that their product is `q`; a replaced
+//! word's characters each get `q^(1/n)`.
+//!
+//! The lexicon ships with the model (`models/NAME/lexicon.txt`, one lower-case word per line).
+
+use std::collections::HashSet;
+
+use super::alphabet::Alphabet;
+use super::ctc::{LineText, RecognizedChar};
+
+/// Natural-log odds a dictionary word is granted over an out-of-vocabulary reading: a candidate
+/// up to e^3 (~20x) less likely under the model still wins. Fixed a priori (documents are mostly
+/// dictionary words), not fitted on evaluation data.
+pub const MAX_LOG_PRIOR_GAIN: f32 = 3.0;
+
+/// Shortest read word that is corrected (shorter words have too many neighbours).
+pub const MIN_WORD_LEN: usize = 3;
+
+/// A set of lower-case words.
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    words: HashSet<String>,
+}
+
+impl Lexicon {
+    /// Parse one word per line; words are lower-cased and anything but ASCII letters skipped.
+    pub fn from_text(text: &str) -> Self {
+        let words = text
+            .lines()
+            .map(|l| l.trim().to_ascii_lowercase())
+            .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+            .collect();
+        Lexicon { words }
+    }
+
+    /// Number of words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether the lexicon has no words.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Whether `word` (any case) is in the lexicon.
+    pub fn contains(&self, word: &str) -> bool {
+        self.words.contains(&word.to_ascii_lowercase())
+    }
+
+    /// Lexicon words at edit distance exactly 1 from lower-case `w`, sorted, without repeats.
+    pub fn neighbours(&self, w: &str) -> Vec<String> {
+        let b = w.as_bytes();
+        let mut out = HashSet::new();
+        let mut try_word = |cand: Vec<u8>| {
+            if let Ok(s) = String::from_utf8(cand)
+                && s != w
+                && self.words.contains(&s)
+            {
+                out.insert(s);
+            }
+        };
+        for i in 0..b.len() {
+            let mut d = b.to_vec();
+            d.remove(i);
+            try_word(d);
+            if i + 1 < b.len() {
+                let mut t = b.to_vec();
+                t.swap(i, i + 1);
+                try_word(t);
+            }
+            for c in b'a'..=b'z' {
+                if c != b[i] {
+                    let mut s = b.to_vec();
+                    s[i] = c;
+                    try_word(s);
+                }
+            }
+        }
+        for i in 0..=b.len() {
+            for c in b'a'..=b'z' {
+                let mut s = b.to_vec();
+                s.insert(i, c);
+                try_word(s);
+            }
+        }
+        let mut v: Vec<String> = out.into_iter().collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// `x` log-sum-exp `y`.
+fn log_add(x: f32, y: f32) -> f32 {
+    if x == f32::NEG_INFINITY {
+        return y;
+    }
+    if y == f32::NEG_INFINITY {
+        return x;
+    }
+    let (hi, lo) = if x > y { (x, y) } else { (y, x) };
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// Log posterior of class `k` at frame `t` of `probs` (`classes` per row).
+fn lp(probs: &[f32], classes: usize, t: usize, k: usize) -> f32 {
+    probs[t * classes + k].max(1e-30).ln()
+}
+
+/// CTC state `s` of the blank-extended label: blank (0) at even states.
+fn state_class(label: &[usize], s: usize) -> usize {
+    if s.is_multiple_of(2) { 0 } else { label[s / 2] }
+}
+
+/// Whether state `s` may be entered from `s - 2` (skipping a blank between different labels).
+fn can_skip(label: &[usize], s: usize) -> bool {
+    s % 2 == 1 && s >= 2 && label[s / 2] != label[s / 2 - 1]
+}
+
+/// Log probability that frames `probs` (`frames x classes`) spell `label` (class indices, no
+/// blanks), summed over all CTC alignments; `-inf` when too few frames.
+pub fn ctc_log_prob(probs: &[f32], classes: usize, label: &[usize]) -> f32 {
+    let frames = probs.len() / classes.max(1);
+    if label.is_empty() || frames == 0 {
+        return (0..frames).map(|t| lp(probs, classes, t, 0)).sum();
+    }
+    let n = 2 * label.len() + 1;
+    let mut a = vec![f32::NEG_INFINITY; n];
+    a[0] = lp(probs, classes, 0, 0);
+    a[1] = lp(probs, classes, 0, label[0]);
+    for t in 1..frames {
+        let mut next = vec![f32::NEG_INFINITY; n];
+        for s in 0..n {
+            let mut v = a[s];
+            if s >= 1 {
+                v = log_add(v, a[s - 1]);
+            }
+            if can_skip(label, s) {
+                v = log_add(v, a[s - 2]);
+            }
+            if v > f32::NEG_INFINITY {
+                next[s] = v + lp(probs, classes, t, state_class(label, s));
+            }
+        }
+        a = next;
+    }
+    log_add(a[n - 1], a[n - 2])
+}
+
+/// Best single alignment of `label` to the frames: for each label character, its first and last
+/// frame (relative to `probs`) and its highest posterior over them. `None` when too few frames.
+pub fn ctc_align(
+    probs: &[f32],
+    classes: usize,
+    label: &[usize],
+) -> Option<Vec<(usize, usize, f32)>> {
+    let frames = probs.len() / classes.max(1);
+    if label.is_empty() || frames == 0 {
+        return None;
+    }
+    let n = 2 * label.len() + 1;
+    let mut score = vec![f32::NEG_INFINITY; n];
+    let mut back = vec![vec![0usize; n]; frames];
+    score[0] = lp(probs, classes, 0, 0);
+    score[1] = lp(probs, classes, 0, label[0]);
+    for (t, back_t) in back.iter_mut().enumerate().skip(1) {
+        let mut next = vec![f32::NEG_INFINITY; n];
+        for s in 0..n {
+            let mut best = (score[s], s);
+            if s >= 1 && score[s - 1] > best.0 {
+                best = (score[s - 1], s - 1);
+            }
+            if can_skip(label, s) && score[s - 2] > best.0 {
+                best = (score[s - 2], s - 2);
+            }
+            if best.0 > f32::NEG_INFINITY {
+                next[s] = best.0 + lp(probs, classes, t, state_class(label, s));
+                back_t[s] = best.1;
+            }
+        }
+        score = next;
+    }
+    let mut s = if score[n - 1] >= score[n - 2] {
+        n - 1
+    } else {
+        n - 2
+    };
+    if score[s] == f32::NEG_INFINITY {
+        return None;
+    }
+    let mut spans: Vec<Option<(usize, usize, f32)>> = vec![None; label.len()];
+    for t in (0..frames).rev() {
+        if s % 2 == 1 {
+            let i = s / 2;
+            let p = probs[t * classes + label[i]];
+            spans[i] = Some(match spans[i] {
+                None => (t, t, p),
+                Some((_, last, best)) => (t, last, best.max(p)),
+            });
+        }
+        if t > 0 {
+            s = back[t][s];
+        }
+    }
+    spans.into_iter().collect()
+}
+
+/// Case `word` (lower case) like `read`: all upper when most of its letters are, title case
+/// when only its first is, else lower.
+fn recase(word: &str, read: &[char]) -> String {
+    let upper = read.iter().filter(|c| c.is_ascii_uppercase()).count();
+    if 2 * upper > read.len() {
+        word.to_ascii_uppercase()
+    } else if read.first().is_some_and(|c| c.is_ascii_uppercase()) {
+        let mut s = word.to_string();
+        if let Some(f) = s.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        s
+    } else {
+        word.to_string()
+    }
+}
+
+/// What the lexicon says about one read word.
+enum Verdict {
+    /// Keep the reading; its word confidence becomes `q`.
+    Keep { q: f32 },
+    /// Replace it by `word` (aligned as `spans`, frame offsets relative to the word's frames)
+    /// with word confidence `q`.
+    Replace {
+        word: String,
+        spans: Vec<(usize, usize, f32)>,
+        q: f32,
+    },
+}
+
+/// Correct the out-of-vocabulary words of one decoded line in place and set the confidence of
+/// every word the lexicon judged to its posterior; `probs` are the line's `frames x classes`
+/// posteriors that `line` was decoded from.
+pub fn correct_line(
+    line: &mut LineText,
+    probs: &[f32],
+    classes: usize,
+    alphabet: &Alphabet,
+    lexicon: &Lexicon,
+) {
+    if lexicon.is_empty() || classes == 0 {
+        return;
+    }
+    let frames = probs.len() / classes;
+    let mut out: Vec<RecognizedChar> = Vec::with_capacity(line.chars.len());
+    let chars = &line.chars;
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].ch.is_ascii_alphabetic() {
+            out.push(chars[i].clone());
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].ch.is_ascii_alphabetic() {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        let digit_next = |c: Option<&RecognizedChar>| c.is_some_and(|c| c.ch.is_ascii_digit());
+        let eligible = run.len() >= MIN_WORD_LEN
+            && !digit_next(start.checked_sub(1).and_then(|k| chars.get(k)))
+            && !digit_next(chars.get(i));
+        if !eligible {
+            out.extend_from_slice(run);
+            continue;
+        }
+        // The word's frames: from after the previous character to before the next one.
+        let f0 = start.checked_sub(1).map_or(0, |k| chars[k].last_frame + 1);
+        let f1 = chars.get(i).map_or(frames, |c| c.first_frame).min(frames);
+        let span = &probs[f0.min(f1) * classes..f1 * classes];
+        match judge(run, span, classes, alphabet, lexicon) {
+            None => out.extend_from_slice(run),
+            Some(Verdict::Keep { q }) => {
+                // Rescale the characters so that their product (the word's confidence) is q.
+                let prod: f32 = run.iter().map(|c| c.confidence).product();
+                let f = (q / prod.max(1e-30)).powf(1.0 / run.len() as f32);
+                out.extend(run.iter().map(|c| RecognizedChar {
+                    confidence: (c.confidence * f).clamp(0.0, 1.0),
+                    ..c.clone()
+                }));
+            }
+            Some(Verdict::Replace { word, spans, q }) => {
+                let per_char = q.powf(1.0 / spans.len().max(1) as f32);
+                for (ch, (a, b, _)) in word.chars().zip(spans) {
+                    out.push(RecognizedChar {
+                        ch,
+                        confidence: per_char,
+                        first_frame: f0 + a,
+                        last_frame: f0 + b,
+                    });
+                }
+            }
+        }
+    }
+    line.text = out.iter().map(|c| c.ch).collect();
+    line.chars = out;
+}
+
+/// Judge one read word against its lexicon neighbours over its frames `span`. With `P` the CTC
+/// probability of a word and `g = e^MAX_LOG_PRIOR_GAIN` the weight of lexicon words, the
+/// posterior of a word `w` is `weight(w) P(w) / Z`, `Z = Σ weight(v) P(v)` over the reading and
+/// its neighbours plus the rest of the probability mass at weight 1. `None` when the word
+/// cannot be scored (a character outside the alphabet, too few frames).
+fn judge(
+    run: &[RecognizedChar],
+    span: &[f32],
+    classes: usize,
+    alphabet: &Alphabet,
+    lexicon: &Lexicon,
+) -> Option<Verdict> {
+    let read: Vec<char> = run.iter().map(|c| c.ch).collect();
+    let lower: String = read.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let encode =
+        |w: &str| -> Option<Vec<usize>> { w.chars().map(|c| alphabet.class_of(c)).collect() };
+    let read_label = encode(&read.iter().collect::<String>())?;
+    let read_lp = ctc_log_prob(span, classes, &read_label);
+    if read_lp == f32::NEG_INFINITY {
+        return None;
+    }
+    let g = MAX_LOG_PRIOR_GAIN.exp();
+    let read_known = lexicon.contains(&lower);
+    let read_weight = if read_known { g } else { 1.0 };
+    let mut best: Option<(f32, String, Vec<usize>)> = None;
+    let mut mass = read_lp.exp();
+    let mut weighted = read_weight * read_lp.exp();
+    for cand in lexicon.neighbours(&lower) {
+        let word = recase(&cand, &read);
+        let Some(label) = encode(&word) else { continue };
+        let score = ctc_log_prob(span, classes, &label);
+        mass += score.exp();
+        weighted += g * score.exp();
+        if !read_known
+            && score > read_lp - MAX_LOG_PRIOR_GAIN
+            && best.as_ref().is_none_or(|b| score > b.0)
+        {
+            best = Some((score, word, label));
+        }
+    }
+    let z = weighted + (1.0 - mass).max(0.0);
+    let posterior = |lp: f32, weight: f32| (weight * lp.exp() / z).clamp(0.0, 1.0);
+    if let Some((score, word, label)) = best
+        && let Some(spans) = ctc_align(span, classes, &label)
+    {
+        let q = posterior(score, g);
+        return Some(Verdict::Replace { word, spans, q });
+    }
+    Some(Verdict::Keep {
+        q: posterior(read_lp, read_weight),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Posteriors for `frames`: each frame a list of (char, probability), blank takes the rest.
+    fn posteriors(alphabet: &Alphabet, frames: &[&[(char, f32)]]) -> Vec<f32> {
+        let classes = alphabet.num_classes();
+        let mut p = vec![0.0; frames.len() * classes];
+        for (t, f) in frames.iter().enumerate() {
+            let mut rest = 1.0;
+            for &(c, v) in *f {
+                p[t * classes + alphabet.class_of(c).expect("in alphabet")] = v;
+                rest -= v;
+            }
+            p[t * classes] = rest.max(0.0);
+        }
+        p
+    }
+
+    fn greedy(probs: &[f32], alphabet: &Alphabet) -> LineText {
+        let classes = alphabet.num_classes();
+        super::super::ctc::greedy_decode(probs, probs.len() / classes, classes, alphabet)
+    }
+
+    fn lexicon() -> Lexicon {
+        Lexicon::from_text("total\ntotals\ncash\nChange\nit's\n")
+    }
+
+    #[test]
+    fn lexicon_parses_lower_cases_and_finds_neighbours() {
+        let lex = lexicon();
+        assert_eq!(lex.len(), 4);
+        assert!(lex.contains("TOTAL") && lex.contains("change") && !lex.contains("it's"));
+        assert_eq!(lex.neighbours("iotal"), vec!["total".to_string()]);
+        assert_eq!(lex.neighbours("totl"), vec!["total".to_string()]);
+        assert_eq!(lex.neighbours("otal"), vec!["total".to_string()]);
+        assert_eq!(lex.neighbours("ttoal"), vec!["total".to_string()]);
+        assert!(lex.neighbours("xyzzy").is_empty());
+    }
+
+    #[test]
+    fn ctc_probability_sums_alignments() {
+        let a = Alphabet::default();
+        let classes = a.num_classes();
+        let probs = posteriors(&a, &[&[('a', 1.0)], &[], &[('b', 1.0)]]);
+        let ab = [a.class_of('a').unwrap(), a.class_of('b').unwrap()];
+        assert!(ctc_log_prob(&probs, classes, &ab).abs() < 1e-4);
+        assert!(ctc_log_prob(&probs, classes, &ab[..1]) < -20.0);
+        // Two frames of 'a' at 0.5: "a" is read by aa, a-, -a (0.75 in all).
+        let probs = posteriors(&a, &[&[('a', 0.5)], &[('a', 0.5)]]);
+        let p = ctc_log_prob(&probs, classes, &ab[..1]).exp();
+        assert!((p - 0.75).abs() < 1e-4, "{p}");
+        let spans = ctc_align(&probs, classes, &ab[..1]).expect("aligned");
+        assert_eq!(spans.len(), 1);
+    }
+
+    #[test]
+    fn an_uncertain_letter_is_corrected_and_a_confident_one_is_not() {
+        let a = Alphabet::default();
+        let classes = a.num_classes();
+        let lex = lexicon();
+        let word = |first: &[(char, f32)]| {
+            let frames: Vec<&[(char, f32)]> = vec![
+                first,
+                &[],
+                &[('o', 0.9)],
+                &[('t', 0.9)],
+                &[('a', 0.9)],
+                &[('l', 0.9)],
+                &[(' ', 0.9)],
+                &[('5', 0.9)],
+            ];
+            posteriors(&a, &frames)
+        };
+        let probs = word(&[('I', 0.5), ('T', 0.4)]);
+        let mut line = greedy(&probs, &a);
+        assert_eq!(line.text, "Iotal 5");
+        correct_line(&mut line, &probs, classes, &a, &lex);
+        assert_eq!(line.text, "Total 5");
+        assert_eq!(line.chars.len(), 7);
+        assert_eq!(line.chars[0].first_frame, 0);
+        let word_conf: f32 = line.chars[..5].iter().map(|c| c.confidence).product();
+        assert!(word_conf > 0.4 && word_conf < 0.9, "{word_conf}");
+        assert_eq!(line.chars[6].ch, '5');
+
+        let probs = word(&[('I', 0.99), ('T', 0.005)]);
+        let mut line = greedy(&probs, &a);
+        correct_line(&mut line, &probs, classes, &a, &lex);
+        assert_eq!(line.text, "Iotal 5");
+    }
+
+    #[test]
+    fn words_next_to_digits_short_words_and_known_words_stay() {
+        let a = Alphabet::default();
+        let classes = a.num_classes();
+        let lex = lexicon();
+        for text in ["Iotal5", "Ca", "totals"] {
+            let frames: Vec<Vec<(char, f32)>> = text.chars().map(|c| vec![(c, 0.5)]).collect();
+            let refs: Vec<&[(char, f32)]> = frames.iter().map(|f| f.as_slice()).collect();
+            let probs = posteriors(&a, &refs);
+            let mut line = greedy(&probs, &a);
+            let before = line.clone();
+            correct_line(&mut line, &probs, classes, &a, &lex);
+            assert_eq!(line, before, "{text}");
+        }
+    }
+
+    #[test]
+    fn recase_follows_the_reading() {
+        assert_eq!(recase("total", &['I', 'O', 'T', 'a', 'L']), "TOTAL");
+        assert_eq!(recase("total", &['I', 'o', 't', 'a', 'l']), "Total");
+        assert_eq!(recase("total", &['i', 'o', 't', 'a', 'L']), "total");
+    }
+}
