@@ -20,7 +20,6 @@ use crate::compute::gpu::selftest::{
     KernelCheck, ModelCheck, SAMPLE_PAGE, check_kernels, check_model, line_boxes,
 };
 use crate::compute::gpu::{AdapterReport, GpuContext, GpuPreprocessor, list_adapters};
-use crate::recognize::CrnnRecognizer;
 use crate::recognize::model::ModelArtifact;
 use crate::recognize::normalize::normalize_line;
 
@@ -143,13 +142,13 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
                 Err(e) => kernel_error = Some(e.to_string()),
             }
         }
-        let cpu = CrnnRecognizer::new(&artifact, Device::flex(), "cpu")?;
+        let cpu = a.model.crnn(&artifact, Device::flex(), "cpu")?;
         let (gray, boxes) = line_boxes(&page);
         let lines: Vec<_> = boxes.iter().map(|&b| normalize_line(&gray, b)).collect();
         let other = if selected.backend == "gpu" {
-            CrnnRecognizer::new(&artifact, selected.device.clone(), "gpu")?
+            a.model.crnn(&artifact, selected.device.clone(), "gpu")?
         } else {
-            CrnnRecognizer::new(&artifact, Device::flex(), "cpu")?
+            a.model.crnn(&artifact, Device::flex(), "cpu")?
         };
         model_check = Some(check_model(&cpu, &other, &lines)?);
         if a.warm_up {

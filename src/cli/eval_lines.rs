@@ -11,7 +11,7 @@ use super::ModelArgs;
 use crate::compute::device::select_device;
 use crate::eval::lines::{evaluate, load_line_set, write_line_errors};
 use crate::recognize::model::ModelArtifact;
-use crate::recognize::{BatchPolicy, CrnnRecognizer, LINE_HEIGHT, Recognizer};
+use crate::recognize::{BatchPolicy, LINE_HEIGHT, Recognizer};
 
 /// Arguments of `ferrocr eval-lines`.
 #[derive(Args, Debug)]
@@ -50,11 +50,10 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
             let artifact = ModelArtifact::resolve(a.model.model.as_deref())?;
             let selected = select_device(a.model.device)?;
             let policy = BatchPolicy::fewest_passes(n, LINE_HEIGHT * 512 * n);
-            let mut rec = CrnnRecognizer::new(&artifact, selected.device, selected.backend)?
+            let rec = a
+                .model
+                .crnn(&artifact, selected.device, selected.backend)?
                 .with_policy(policy);
-            if a.model.no_lexicon {
-                rec = rec.without_lexicon();
-            }
             Arc::new(rec)
         }
     };

@@ -70,11 +70,23 @@ impl ModelArgs {
         let artifact = ModelArtifact::resolve(self.model.as_deref())?;
         let selected = select_device(self.device)?;
         tracing::info!(backend = selected.backend, adapter = %selected.adapter, reason = %selected.reason, "device selected");
-        let mut rec = CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?;
-        if self.no_lexicon {
-            rec = rec.without_lexicon();
-        }
+        let rec = self.crnn(&artifact, selected.device.clone(), selected.backend)?;
         Ok(Arc::new(rec))
+    }
+
+    /// The CRNN of `artifact` on `device`, honouring `--no-lexicon`.
+    pub fn crnn(
+        &self,
+        artifact: &ModelArtifact,
+        device: burn::tensor::Device,
+        backend: &str,
+    ) -> anyhow::Result<CrnnRecognizer> {
+        let rec = CrnnRecognizer::new(artifact, device, backend)?;
+        Ok(if self.no_lexicon {
+            rec.without_lexicon()
+        } else {
+            rec
+        })
     }
 }
 

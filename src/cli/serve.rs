@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Job workers in this process [default 1; 0 = API only].
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Decode without the model's lexicon (no dictionary correction of out-of-vocabulary
+    /// words), e.g. for documents in other languages.
+    #[arg(long)]
+    pub no_lexicon: bool,
 }
 
 fn put<T: serde::Serialize>(t: &mut toml::Table, key: &str, v: &Option<T>) -> anyhow::Result<()> {
@@ -89,6 +93,9 @@ impl ServeArgs {
         put(&mut t, "data_dir", &self.data_dir)?;
         put(&mut t, "store", &self.store)?;
         put(&mut t, "workers", &self.workers)?;
+        if self.no_lexicon {
+            put(&mut t, "no_lexicon", &Some(true))?;
+        }
         Ok(t)
     }
 

@@ -70,44 +70,52 @@ impl Lexicon {
     }
 
     /// Lexicon words at edit distance exactly 1 from lower-case `w`, sorted, without repeats.
+    /// Candidates are built in one scratch buffer and looked up as `&str`: only hits allocate.
     pub fn neighbours(&self, w: &str) -> Vec<String> {
         let b = w.as_bytes();
-        let mut out = HashSet::new();
-        let mut try_word = |cand: Vec<u8>| {
-            if let Ok(s) = String::from_utf8(cand)
+        let mut out: Vec<String> = Vec::new();
+        let mut buf: Vec<u8> = Vec::with_capacity(b.len() + 1);
+        let mut check = |cand: &[u8]| {
+            if let Ok(s) = std::str::from_utf8(cand)
                 && s != w
-                && self.words.contains(&s)
+                && self.words.contains(s)
             {
-                out.insert(s);
+                out.push(s.to_string());
             }
         };
         for i in 0..b.len() {
-            let mut d = b.to_vec();
-            d.remove(i);
-            try_word(d);
+            buf.clear();
+            buf.extend_from_slice(&b[..i]);
+            buf.extend_from_slice(&b[i + 1..]);
+            check(&buf);
             if i + 1 < b.len() {
-                let mut t = b.to_vec();
-                t.swap(i, i + 1);
-                try_word(t);
+                buf.clear();
+                buf.extend_from_slice(b);
+                buf.swap(i, i + 1);
+                check(&buf);
             }
+            buf.clear();
+            buf.extend_from_slice(b);
             for c in b'a'..=b'z' {
                 if c != b[i] {
-                    let mut s = b.to_vec();
-                    s[i] = c;
-                    try_word(s);
+                    buf[i] = c;
+                    check(&buf);
                 }
             }
         }
         for i in 0..=b.len() {
+            buf.clear();
+            buf.extend_from_slice(&b[..i]);
+            buf.push(b'a');
+            buf.extend_from_slice(&b[i..]);
             for c in b'a'..=b'z' {
-                let mut s = b.to_vec();
-                s.insert(i, c);
-                try_word(s);
+                buf[i] = c;
+                check(&buf);
             }
         }
-        let mut v: Vec<String> = out.into_iter().collect();
-        v.sort_unstable();
-        v
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -149,9 +157,10 @@ pub fn ctc_log_prob(probs: &[f32], classes: usize, label: &[usize]) -> f32 {
     let mut a = vec![f32::NEG_INFINITY; n];
     a[0] = lp(probs, classes, 0, 0);
     a[1] = lp(probs, classes, 0, label[0]);
+    let mut next = vec![f32::NEG_INFINITY; n];
     for t in 1..frames {
-        let mut next = vec![f32::NEG_INFINITY; n];
         for s in 0..n {
+            next[s] = f32::NEG_INFINITY;
             let mut v = a[s];
             if s >= 1 {
                 v = log_add(v, a[s - 1]);
@@ -163,7 +172,7 @@ pub fn ctc_log_prob(probs: &[f32], classes: usize, label: &[usize]) -> f32 {
                 next[s] = v + lp(probs, classes, t, state_class(label, s));
             }
         }
-        a = next;
+        std::mem::swap(&mut a, &mut next);
     }
     log_add(a[n - 1], a[n - 2])
 }

@@ -66,6 +66,8 @@ pub struct ServeConfig {
     pub device: DevicePreference,
     /// Model directory (default: the embedded model).
     pub model: Option<PathBuf>,
+    /// Decode without the model's lexicon (no dictionary correction).
+    pub no_lexicon: bool,
     /// Data directory of the embedded job store.
     pub data_dir: PathBuf,
     /// Job store URL: none = SQLite in `data_dir`; `postgres://...` for many nodes.
@@ -117,6 +119,7 @@ impl Default for ServeConfig {
             shutdown_grace_ms: 30_000,
             device: DevicePreference::Auto,
             model: None,
+            no_lexicon: false,
             data_dir: PathBuf::from("ferrocr-data"),
             store: None,
             workers: 1,

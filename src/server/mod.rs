@@ -105,10 +105,12 @@ pub fn build_state(
             ..d
         }
     };
-    let recognizer: Arc<dyn Recognizer> = Arc::new(
-        CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?
-            .with_policy(policy),
-    );
+    let mut crnn = CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?
+        .with_policy(policy);
+    if config.no_lexicon {
+        crnn = crnn.without_lexicon();
+    }
+    let recognizer: Arc<dyn Recognizer> = Arc::new(crnn);
     metrics
         .backend_info
         .with_label_values(&[selected.backend, &selected.adapter])
