@@ -7,7 +7,7 @@
 //! projected, read by one bidirectional LSTM layer and classified per frame. Horizontal
 //! downsampling of 4 keeps the recurrent part short (few sequential steps per line).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
@@ -52,6 +52,7 @@ impl CrnnConfig {
                 .with_bias(false)
                 .init(device),
             norm: BatchNormConfig::new(cout).init(device),
+            folded: false,
         };
         let rows_out = LINE_HEIGHT / 16;
         Crnn {
@@ -96,12 +97,53 @@ impl CrnnConfig {
 pub struct ConvBlock {
     conv: Conv2d,
     norm: BatchNorm,
+    /// The BatchNorm's inference transform is folded into the conv's weights and bias (see
+    /// [`Crnn::fold_batch_norms`]); `norm` is then skipped. Not part of the weights file.
+    #[module(skip)]
+    folded: bool,
 }
 
 impl ConvBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        let y = self.conv.forward(x);
+        relu(if self.folded { y } else { self.norm.forward(y) })
     }
+
+    /// Fold the running statistics: `gamma (conv(x) - mean) / sqrt(var + eps) + beta` is
+    /// `conv'(x)` with weights scaled per output channel by `s = gamma / sqrt(var + eps)` and
+    /// bias `beta - mean s` (plus `s b` for a conv bias `b`).
+    fn fold(self) -> Self {
+        if self.folded {
+            return self;
+        }
+        let scale = scale_of(&self.norm);
+        let shift = self
+            .norm
+            .beta
+            .val()
+            .sub(self.norm.running_mean.value().mul(scale.clone()));
+        let mut conv = self.conv;
+        let weight = conv.weight.val();
+        let out_channels = weight.dims()[0];
+        let bias = match conv.bias.take() {
+            Some(b) => b.val().mul(scale.clone()).add(shift),
+            None => shift,
+        };
+        conv.weight = Param::from_tensor(weight.mul(scale.reshape([out_channels, 1, 1, 1])));
+        conv.bias = Some(Param::from_tensor(bias));
+        ConvBlock {
+            conv,
+            norm: self.norm,
+            folded: true,
+        }
+    }
+}
+
+/// The per-channel scale of a BatchNorm in inference mode.
+fn scale_of(norm: &BatchNorm) -> Tensor<1> {
+    norm.gamma
+        .val()
+        .div(norm.running_var.value().add_scalar(norm.epsilon).sqrt())
 }
 
 /// The CRNN network (see the module docs).
@@ -120,6 +162,20 @@ pub struct Crnn {
 }
 
 impl Crnn {
+    /// For inference only: fold every BatchNorm into the convolution before it, which removes
+    /// four element-wise passes over each conv block's output (the same function, up to float
+    /// rounding). A folded network must not be trained further.
+    pub fn fold_batch_norms(self) -> Self {
+        Crnn {
+            b1: self.b1.fold(),
+            b2: self.b2.fold(),
+            b3: self.b3.fold(),
+            b4: self.b4.fold(),
+            b5: self.b5.fold(),
+            ..self
+        }
+    }
+
     /// `[batch, 1, LINE_HEIGHT, width]` -> logits `[batch, width / 4, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
         let x = self.pool_2x2.forward(self.b1.forward(x));
@@ -132,5 +188,49 @@ impl Crnn {
         let x = relu(self.proj.forward(x));
         let (x, _) = self.lstm.forward(x, None);
         self.head.forward(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::RunningState;
+    use burn::tensor::Distribution;
+
+    /// Give every BatchNorm non-trivial statistics, as training leaves them.
+    fn with_statistics(block: ConvBlock, device: &Device) -> ConvBlock {
+        let c = block.norm.gamma.dims()[0];
+        let r = |lo: f64, hi: f64| Tensor::<1>::random([c], Distribution::Uniform(lo, hi), device);
+        let mut norm = block.norm;
+        norm.gamma = Param::from_tensor(r(0.5, 1.5));
+        norm.beta = Param::from_tensor(r(-0.5, 0.5));
+        norm.running_mean = RunningState::new(r(-0.3, 0.3));
+        norm.running_var = RunningState::new(r(0.2, 2.0));
+        ConvBlock { norm, ..block }
+    }
+
+    #[test]
+    fn folding_batch_norms_keeps_the_function() {
+        let device = Device::flex();
+        let mut net = CrnnConfig::new(117).init(&device);
+        net.b1 = with_statistics(net.b1, &device);
+        net.b2 = with_statistics(net.b2, &device);
+        net.b3 = with_statistics(net.b3, &device);
+        net.b4 = with_statistics(net.b4, &device);
+        net.b5 = with_statistics(net.b5, &device);
+        let x = Tensor::<4>::random(
+            [3, 1, LINE_HEIGHT, 64],
+            Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let plain = net.forward(x.clone());
+        let folded = net.fold_batch_norms().forward(x);
+        let scale: f32 = plain.clone().abs().max().into_scalar();
+        let diff: f32 = (plain - folded).abs().max().into_scalar();
+        assert!(scale > 1e-3, "outputs are not trivially zero: {scale}");
+        assert!(
+            diff <= 1e-4 * scale.max(1.0),
+            "max difference {diff} (scale {scale})"
+        );
     }
 }

@@ -9,6 +9,7 @@
 pub mod alphabet;
 pub mod crnn;
 pub mod ctc;
+pub mod ink_box;
 pub mod lexicon;
 pub mod model;
 pub mod normalize;
@@ -151,7 +152,7 @@ pub struct CrnnRecognizer {
 }
 
 impl CrnnRecognizer {
-    /// Load `artifact` onto `device` (weights as trained; BatchNorm in inference mode).
+    /// Load `artifact` onto `device` (weights as trained, BatchNorm folded into the convs).
     pub fn new(artifact: &ModelArtifact, device: Device, backend: &str) -> Result<Self> {
         artifact.config.validate()?;
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(artifact.weights.clone()))
@@ -161,7 +162,8 @@ impl CrnnRecognizer {
             .architecture
             .init(&device)
             .try_load_record(record)
-            .map_err(|e| OcrError::Model(format!("weights do not fit the architecture: {e:?}")))?;
+            .map_err(|e| OcrError::Model(format!("weights do not fit the architecture: {e:?}")))?
+            .fold_batch_norms();
         Ok(CrnnRecognizer {
             model,
             device,
@@ -177,10 +179,11 @@ impl CrnnRecognizer {
         })
     }
 
-    /// Wrap an in-memory network (used by training's validation).
+    /// Wrap an in-memory network (used by training's validation); its BatchNorms are folded
+    /// as in [`CrnnRecognizer::new`], so pass a copy that is not trained further.
     pub fn from_model(model: Crnn, device: Device, alphabet: Alphabet, temperature: f32) -> Self {
         CrnnRecognizer {
-            model,
+            model: model.fold_batch_norms(),
             device,
             alphabet,
             temperature,

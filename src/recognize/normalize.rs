@@ -3,8 +3,9 @@
 //! This is the ONE place where line images are prepared, used by inference (crops from the
 //! layout stage, or from ground-truth boxes in `eval-lines`) and by training (synthetic lines),
 //! so the model always sees lines prepared the same way:
-//! 1. tighten the box to the ink inside it (Otsu threshold over the crop), so loose annotator
-//!    boxes and tight layout boxes give the same framing;
+//! 1. tighten the box to the text's ink inside it (`ink_box`: Otsu threshold over the crop,
+//!    without rules and cut-off neighbouring lines at its edges), so loose annotator boxes,
+//!    layout boxes and synthetic training lines give the same framing;
 //! 2. add a margin proportional to the ink height (`MARGIN_Y` above/below, `MARGIN_X` left/right);
 //! 3. resample to [`LINE_HEIGHT`] pixels high keeping the aspect ratio (area-averaging when
 //!    shrinking, bilinear when enlarging);
@@ -13,6 +14,8 @@
 
 use image::GrayImage;
 
+use super::ink_box::percentile;
+pub use super::ink_box::tighten_to_ink;
 use crate::geometry::BBox;
 
 /// Height of every model input line, in pixels.
@@ -78,98 +81,6 @@ impl LineImage {
 
 fn pad_width(w: usize) -> usize {
     w.max(WIDTH_MULTIPLE).div_ceil(WIDTH_MULTIPLE) * WIDTH_MULTIPLE
-}
-
-/// Otsu's threshold of a histogram (0..=255).
-fn otsu(hist: &[u32; 256]) -> u8 {
-    let total: u64 = hist.iter().map(|&c| c as u64).sum();
-    if total == 0 {
-        return 128;
-    }
-    let sum_all: f64 = hist
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| i as f64 * c as f64)
-        .sum();
-    let (mut w_b, mut sum_b, mut best, mut best_t) = (0u64, 0f64, -1f64, 128u8);
-    for (t, &c) in hist.iter().enumerate() {
-        w_b += c as u64;
-        if w_b == 0 {
-            continue;
-        }
-        let w_f = total - w_b;
-        if w_f == 0 {
-            break;
-        }
-        sum_b += t as f64 * c as f64;
-        let m_b = sum_b / w_b as f64;
-        let m_f = (sum_all - sum_b) / w_f as f64;
-        let between = w_b as f64 * w_f as f64 * (m_b - m_f) * (m_b - m_f);
-        if between > best {
-            best = between;
-            best_t = t as u8;
-        }
-    }
-    best_t
-}
-
-/// Percentile (0..=1) of a histogram.
-fn percentile(hist: &[u32; 256], p: f32) -> u8 {
-    let total: u64 = hist.iter().map(|&c| c as u64).sum();
-    let target = (total as f64 * p as f64).ceil() as u64;
-    let mut acc = 0u64;
-    for (i, &c) in hist.iter().enumerate() {
-        acc += c as u64;
-        if acc >= target.max(1) {
-            return i as u8;
-        }
-    }
-    255
-}
-
-/// Tighten `bbox` to the ink inside it; returns the box unchanged when it holds no clear ink.
-pub fn tighten_to_ink(gray: &GrayImage, bbox: BBox) -> BBox {
-    let b = bbox.clamp(gray.width(), gray.height());
-    if b.is_empty() {
-        return b;
-    }
-    let mut hist = [0u32; 256];
-    for y in b.y0..b.y1 {
-        for x in b.x0..b.x1 {
-            hist[gray.get_pixel(x, y)[0] as usize] += 1;
-        }
-    }
-    let lo = percentile(&hist, 0.02);
-    let hi = percentile(&hist, 0.98);
-    if hi.saturating_sub(lo) < 24 {
-        return b;
-    }
-    let t = otsu(&hist);
-    let (w, h) = (b.width() as usize, b.height() as usize);
-    let mut rows = vec![0u32; h];
-    let mut cols = vec![0u32; w];
-    for (y, row_count) in rows.iter_mut().enumerate() {
-        for (x, col_count) in cols.iter_mut().enumerate() {
-            if gray.get_pixel(b.x0 + x as u32, b.y0 + y as u32)[0] <= t {
-                *row_count += 1;
-                *col_count += 1;
-            }
-        }
-    }
-    let row_min = ((w as f32) * 0.005).ceil().max(1.0) as u32;
-    let y0 = rows.iter().position(|&c| c >= row_min);
-    let y1 = rows.iter().rposition(|&c| c >= row_min);
-    let x0 = cols.iter().position(|&c| c >= 1);
-    let x1 = cols.iter().rposition(|&c| c >= 1);
-    match (x0, x1, y0, y1) {
-        (Some(x0), Some(x1), Some(y0), Some(y1)) if x1 >= x0 && y1 >= y0 => BBox::new(
-            b.x0 + x0 as u32,
-            b.y0 + y0 as u32,
-            b.x0 + x1 as u32 + 1,
-            b.y0 + y1 as u32 + 1,
-        ),
-        _ => b,
-    }
 }
 
 /// Sample the page at (x, y) with bilinear interpolation; outside the page reads `fill`.
@@ -334,15 +245,6 @@ mod tests {
             }
         }
         g
-    }
-
-    #[test]
-    fn tightens_loose_boxes() {
-        let g = page_with_bar(50, 40, 150, 60);
-        assert_eq!(
-            tighten_to_ink(&g, BBox::new(30, 20, 180, 90)),
-            BBox::new(50, 40, 150, 60)
-        );
     }
 
     #[test]

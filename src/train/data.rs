@@ -55,7 +55,7 @@ pub fn make_example(
         return None;
     }
     let target = alphabet.encode(&text);
-    let line = normalize_line(&s.image, s.text_bbox);
+    let line = normalize_line(&s.image, s.line_box);
     let frames = line.content_width.div_ceil(WIDTH_MULTIPLE);
     if frames < frames_needed(&target) {
         return None;

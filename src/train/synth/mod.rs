@@ -43,6 +43,10 @@ pub struct SynthConfig {
     pub degradation: f32,
     /// Font pixel size text is rendered at before the scanner downscale (higher = slower).
     pub render_px: f32,
+    /// Fraction of samples whose [`SynthLine::line_box`] is the whole image (margins, rules and
+    /// neighbouring fragments inside it, like a loose annotator or layout box) instead of the
+    /// text's ink box.
+    pub loose_box_fraction: f32,
 }
 
 impl Default for SynthConfig {
@@ -53,6 +57,7 @@ impl Default for SynthConfig {
             large_fraction: 0.25,
             degradation: 1.0,
             render_px: 56.0,
+            loose_box_fraction: 0.5,
         }
     }
 }
@@ -67,6 +72,9 @@ pub struct SynthLine {
     /// Tight box of the text's ink in `image` (after all geometric degradations; rules and
     /// neighbouring-line fragments excluded), i.e. what a layout stage would report.
     pub text_bbox: BBox,
+    /// The box the line is normalised from in training: `text_bbox`, or the whole image for
+    /// [`SynthConfig::loose_box_fraction`] of the samples.
+    pub line_box: BBox,
     /// Name of the font used (for debugging and per-font statistics).
     pub font: String,
 }
@@ -409,10 +417,16 @@ impl SynthGenerator {
             let q_min = if xh_final < 12.0 { 45 } else { 20 };
             image = degrade::jpeg(image, rng.random_range(q_min..=85u8));
         }
+        let line_box = if rng.random_bool(f64::from(cfg.loose_box_fraction.clamp(0.0, 1.0))) {
+            BBox::new(0, 0, image.width(), image.height())
+        } else {
+            bbox
+        };
         Some(SynthLine {
             image,
             text: label,
             text_bbox: bbox,
+            line_box,
             font: font.name.clone(),
         })
     }
@@ -471,6 +485,7 @@ impl SynthGenerator {
             image,
             text: "0".to_string(),
             text_bbox,
+            line_box: text_bbox,
             font: font.name.clone(),
         }
     }

@@ -58,6 +58,7 @@ fn labels_are_canonical_and_boxes_hold_ink() {
     let start = std::time::Instant::now();
     let mut heights = Vec::new();
     let mut min_contrast = f32::MAX;
+    let mut loose = 0usize;
     for i in 0..n {
         let s = g.sample(i);
         let t = &s.text;
@@ -98,8 +99,20 @@ fn labels_are_canonical_and_boxes_hold_ink() {
             "sample {i} ({t:?}, {}): box {b:?} has no ink (contrast {contrast})",
             s.font
         );
+        let full = BBox::new(0, 0, w, h);
+        assert!(
+            s.line_box == b || s.line_box == full,
+            "sample {i}: line box {:?} is neither the text box nor the image",
+            s.line_box
+        );
+        loose += usize::from(s.line_box == full && b != full);
         heights.push(h);
     }
+    // About half the lines are normalised from a loose box (SynthConfig::loose_box_fraction).
+    assert!(
+        (n as usize / 4..=n as usize * 3 / 4).contains(&loose),
+        "{loose} of {n} loose boxes"
+    );
     let per = start.elapsed().as_secs_f64() * 1000.0 / n as f64;
     heights.sort_unstable();
     println!(
