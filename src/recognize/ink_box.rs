@@ -161,7 +161,7 @@ pub fn tighten_to_ink(gray: &GrayImage, bbox: BBox) -> BBox {
     }
 }
 
-/// Steps 1–4 of the module docs on the mask: `(x0, x1, y0, y1)`, ends exclusive.
+/// Steps 1–5 of the module docs on the mask: `(x0, x1, y0, y1)`, ends exclusive.
 fn text_rows_and_columns(mask: &InkMask, h: usize) -> Option<(usize, usize, usize, usize)> {
     let row_min = ((mask.w as f32) * 0.005).ceil().max(1.0) as usize;
     let inked = |y: usize, x0: usize, x1: usize| mask.row_count(y, x0, x1) >= row_min;
@@ -250,8 +250,9 @@ fn looks_like_a_line(profile: &[usize]) -> bool {
 /// Rows `top..bottom` split at deep valleys of the row profile (a row with at most
 /// [`VALLEY`] of the peak ink, between rows with at least [`PEAK`] of it on both sides: two text
 /// lines touching through a descender or a signature stroke); returns the part with the most
-/// ink (without blank rows at its ends), or the rows unchanged when there is no such valley. Ascenders, descenders and the
-/// dots over `i`s never make a valley: no strong row lies beyond them.
+/// ink (without blank rows at its ends), or the rows unchanged when there is no such valley or
+/// when a part does not look like a text line ([`looks_like_a_line`]). Ascenders, descenders
+/// and the dots over `i`s never make a valley: no strong row lies beyond them.
 fn main_text_line(
     mask: &InkMask,
     x0: usize,
