@@ -18,7 +18,10 @@ device="${FERROCR_DEVICE:-cpu}"
 start_server() { # extra serve flags...
   local log="$out/serve.log" datadir
   datadir=$(mktemp -d)
-  "$bin" serve --listen 127.0.0.1:0 --device "$device" --data-dir "$datadir" "$@" >"$log" 2>&1 &
+  # The load loops over the same pages: with `dedupe` on, jobs mode would measure stored answers
+  # after the first round, not recognition.
+  FERROCR_DEDUPE=false "$bin" serve --listen 127.0.0.1:0 --device "$device" --data-dir "$datadir" "$@" \
+    >"$log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 600); do
     url=$(grep -o 'http://[0-9.:]*' "$log" | head -1 || true)
