@@ -322,6 +322,30 @@ pub fn paper(w: usize, h: usize, base: f32, uneven: bool, rng: &mut ChaCha8Rng) 
     p
 }
 
+/// A halftone screen over the paper (a shaded form cell or a photocopied gray area): round dots
+/// on a grid of `pitch` final pixels, rotated by `angle` radians, darkening the paper by up to
+/// `depth` levels where a dot covers it; the dots' radius gives the screen's mean gray.
+pub fn halftone(paper: &mut Plane, pitch: f32, angle: f32, depth: f32, rng: &mut ChaCha8Rng) {
+    let pitch = pitch.max(1.5);
+    let radius = pitch * rng.random_range(0.25..0.45f32);
+    let (s, c) = angle.sin_cos();
+    let (ox, oy) = (rng.random_range(0.0..pitch), rng.random_range(0.0..pitch));
+    let w = paper.w;
+    for (y, row) in paper.data.chunks_mut(w).enumerate() {
+        for (x, v) in row.iter_mut().enumerate() {
+            // Position in the screen's own (rotated) grid, relative to the nearest dot centre.
+            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+            let u = (px * c + py * s + ox) / pitch;
+            let t = (-px * s + py * c + oy) / pitch;
+            let (du, dt) = ((u - u.round()) * pitch, (t - t.round()) * pitch);
+            let d = (du * du + dt * dt).sqrt();
+            // Soft dot edge half a pixel wide (the scanner integrates the dot's rim).
+            let cover = (radius + 0.5 - d).clamp(0.0, 1.0);
+            *v -= depth * cover;
+        }
+    }
+}
+
 /// Ink on paper: `paper - (paper - ink) * coverage`.
 pub fn compose(cov: &Plane, paper: &Plane, ink: f32) -> Plane {
     let mut out = paper.clone();

@@ -368,7 +368,16 @@ impl SynthGenerator {
             uniform(rng, 0.0, 70.0).min(base - 90.0)
         };
         let uneven = budget.roll(rng, 0.3, 0.3);
-        let paper = degrade::paper(fw, fh, base, uneven, rng);
+        let mut paper = degrade::paper(fw, fh, base, uneven, rng);
+        if !gray_paper && budget.roll(rng, 0.06, 0.5) {
+            // Shaded form cells: a dot screen at 2-4 final pixels, at least 80 levels above the
+            // ink so the text stays readable.
+            let depth = uniform(rng, 40.0, 110.0)
+                .min(base - ink_level - 80.0)
+                .max(0.0);
+            let (pitch, angle) = (uniform(rng, 2.0, 4.0), uniform(rng, 0.0, 0.8));
+            degrade::halftone(&mut paper, pitch, angle, depth, rng);
+        }
         let mut img = degrade::compose(&low, &paper, ink_level);
 
         // Scanner artefacts.

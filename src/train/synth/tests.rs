@@ -158,3 +158,19 @@ fn writes_samples_for_eyeballing() {
         g.write_samples(Path::new(&out), n).expect("write samples");
     }
 }
+
+#[test]
+fn halftone_screens_the_paper_with_dots() {
+    let mut rng = sample_rng(3, 0);
+    let mut p = Plane::filled(48, 32, 240.0);
+    degrade::halftone(&mut p, 3.0, 0.5, 100.0, &mut rng);
+    let min = p.data.iter().copied().fold(f32::MAX, f32::min);
+    let max = p.data.iter().copied().fold(f32::MIN, f32::max);
+    let mean = p.data.iter().sum::<f32>() / p.data.len() as f32;
+    assert!(min < 160.0, "dots are dark: {min}");
+    assert!(max > 235.0, "paper shows between dots: {max}");
+    assert!(
+        (160.0..235.0).contains(&mean),
+        "a mid gray on average: {mean}"
+    );
+}
