@@ -421,4 +421,38 @@ mod tests {
             BBox::new(50, 33, 135, 52)
         );
     }
+
+    #[test]
+    fn random_pages_and_boxes_stay_inside_the_box() {
+        use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..300 {
+            let (w, h) = (rng.random_range(1..80u32), rng.random_range(1..60u32));
+            let dark = rng.random_range(0.0..0.6f32);
+            let g = GrayImage::from_fn(w, h, |_, _| {
+                Luma([if rng.random_bool(f64::from(dark)) {
+                    10
+                } else {
+                    245
+                }])
+            });
+            let x0 = rng.random_range(0..w + 10);
+            let y0 = rng.random_range(0..h + 10);
+            let bbox = BBox::new(
+                x0,
+                y0,
+                x0 + rng.random_range(0..90),
+                y0 + rng.random_range(0..70),
+            );
+            let clamped = bbox.clamp(w, h);
+            let t = tighten_to_ink(&g, bbox);
+            assert!(
+                t.x0 >= clamped.x0
+                    && t.y0 >= clamped.y0
+                    && t.x1 <= clamped.x1
+                    && t.y1 <= clamped.y1,
+                "{t:?} outside {clamped:?}"
+            );
+        }
+    }
 }
