@@ -125,6 +125,43 @@ pub fn thermal_fade(cov: &mut Plane, unit: f32, x_height: f32, rng: &mut ChaCha8
     }
 }
 
+/// Worn type and carbon copies (FUNSD's faded typewriter forms): strokes thinned, then broken
+/// by gaps where the ribbon or carbon left (almost) no ink. Unlike [`thermal_fade`]'s shallow
+/// holes, these gaps are nearly white and a little wider than a stroke, so glyphs show breaks
+/// the reader must bridge; density stays low enough that every glyph keeps most of its ink.
+/// `x_height` is in coverage-plane pixels.
+pub fn broken_strokes(cov: &Plane, unit: f32, x_height: f32, rng: &mut ChaCha8Rng) -> Plane {
+    let mut out = if rng.random_bool(0.6) {
+        thin_strokes(cov, ((0.3 * unit).round() as usize).max(1))
+    } else {
+        cov.clone()
+    };
+    let (w, h) = (out.w, out.h);
+    let r = (rng.random_range(0.06..0.12f32) * x_height).max(0.7);
+    let density = rng.random_range(0.03..0.07f32);
+    let keep = rng.random_range(0.0..0.15f32);
+    let n = ((w * h) as f32 * density / (std::f32::consts::PI * r * r).max(1.0)) as usize;
+    let ri = r.ceil() as i64;
+    for _ in 0..n.min(100_000) {
+        let cx = rng.random_range(0..w.max(1)) as i64;
+        let cy = rng.random_range(0..h.max(1)) as i64;
+        // Gaps are elongated along a random direction (a worn edge of the type face).
+        let (sn, cs) = rng.random_range(0.0..std::f32::consts::PI).sin_cos();
+        let stretch = rng.random_range(1.0..2.0f32);
+        let rr = (r * stretch).ceil() as i64;
+        for y in (cy - rr.max(ri)).max(0)..(cy + rr.max(ri) + 1).min(h as i64) {
+            for x in (cx - rr.max(ri)).max(0)..(cx + rr.max(ri) + 1).min(w as i64) {
+                let (dx, dy) = ((x - cx) as f32, (y - cy) as f32);
+                let (a, b) = ((dx * cs + dy * sn) / stretch, -dx * sn + dy * cs);
+                if a * a + b * b <= r * r {
+                    out.data[y as usize * w + x as usize] *= keep;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Rotate by `angle_deg` and shear by `shear` (x shifted by `-shear * (y - baseline)`, so a
 /// positive shear slants like italics) around the point (`w/2`, `baseline`). Returns the warped
 /// plane (grown to hold the result) and the new y of the baseline at the centre.

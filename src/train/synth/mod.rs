@@ -235,7 +235,10 @@ impl SynthGenerator {
             } else {
                 uniform(rng, 0.85, 1.12)
             },
-            tracking: if rng.random_bool(0.25) {
+            tracking: if rng.random_bool(0.04) {
+                // Letter-spaced display and heading faces.
+                uniform(rng, 0.15, 0.4) * px
+            } else if rng.random_bool(0.25) {
                 uniform(rng, -0.02, 0.1) * px
             } else {
                 0.0
@@ -271,6 +274,8 @@ impl SynthGenerator {
         let faded = label.chars().count() >= 3 && budget.roll(rng, 0.15, 1.5);
         if faded {
             degrade::thermal_fade(&mut cov, k, x_height, rng);
+        } else if xh_final >= 8.0 && budget.roll(rng, 0.06, 1.2) {
+            cov = degrade::broken_strokes(&cov, k, x_height, rng);
         }
         // Geometry.
         let angle = if rng.random_bool(p(0.4)) {

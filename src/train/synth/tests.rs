@@ -174,3 +174,31 @@ fn halftone_screens_the_paper_with_dots() {
         "a mid gray on average: {mean}"
     );
 }
+
+#[test]
+fn broken_strokes_break_but_keep_most_ink() {
+    // A 200x60 plane with five thick vertical strokes (x-height 40 px).
+    let mut cov = Plane::filled(200, 60, 0.0);
+    for s in 0..5 {
+        for y in 10..50 {
+            for x in 20 + 35 * s..28 + 35 * s {
+                cov.data[y * 200 + x] = 1.0;
+            }
+        }
+    }
+    let before: f32 = cov.data.iter().sum();
+    let (mut broken_any, mut lost_any) = (false, false);
+    for seed in 0..8 {
+        let mut rng = sample_rng(seed, 1);
+        let out = degrade::broken_strokes(&cov, 4.0, 40.0, &mut rng);
+        let after: f32 = out.data.iter().sum();
+        assert!(after <= before, "ink is only removed");
+        lost_any |= after < 0.99 * before;
+        assert!(after > 0.5 * before, "most ink stays: {after} of {before}");
+        assert!(out.data.iter().all(|v| (0.0..=1.0).contains(v)));
+        // A gap: some pixel in a stroke's core dropped near white.
+        broken_any |= (12..48).any(|y| (0..5).any(|s| out.data[y * 200 + 24 + 35 * s] < 0.2));
+    }
+    assert!(lost_any, "some ink is lost");
+    assert!(broken_any, "strokes show gaps");
+}
