@@ -6,6 +6,7 @@
 //! self-test mismatches (a machine without a GPU passes: the CPU path is the reference).
 
 use std::process::ExitCode;
+#[cfg(feature = "gpu")]
 use std::sync::Arc;
 
 use burn::module::Module;
@@ -15,11 +16,14 @@ use serde::Serialize;
 
 use super::ModelArgs;
 use crate::compute::cache::{CacheSetup, WarmUp, configure_caches, warm_up};
-use crate::compute::device::{select_device, software_adapter_allowed};
-use crate::compute::gpu::selftest::{
-    KernelCheck, ModelCheck, SAMPLE_PAGE, check_kernels, check_model, line_boxes,
+use crate::compute::device::{
+    AdapterReport, DevicePreference, select_device, software_adapter_allowed,
 };
-use crate::compute::gpu::{AdapterReport, GpuContext, GpuPreprocessor, list_adapters};
+use crate::compute::gpu::selftest::{
+    KernelCheck, ModelCheck, SAMPLE_PAGE, check_model, line_boxes,
+};
+#[cfg(feature = "gpu")]
+use crate::compute::gpu::{GpuContext, GpuPreprocessor, selftest::check_kernels};
 use crate::recognize::model::ModelArtifact;
 use crate::recognize::normalize::normalize_line;
 
@@ -83,11 +87,14 @@ struct Report {
     pass: bool,
 }
 
-/// Run `ferrocr doctor`.
-pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let caches = configure_caches().clone();
+/// The adapters wgpu lists and the kernels' device, with the kernel runner when one opened.
+#[cfg(feature = "gpu")]
+fn probe_gpu(
+    preference: DevicePreference,
+) -> (Vec<AdapterReport>, KernelDevice, Option<GpuPreprocessor>) {
+    use crate::compute::gpu::list_adapters;
     let adapters = list_adapters();
-    let gpu = GpuContext::new(a.model.device).and_then(|c| GpuPreprocessor::new(Arc::new(c)));
+    let gpu = GpuContext::new(preference).and_then(|c| GpuPreprocessor::new(Arc::new(c)));
     let kernels = match &gpu {
         Ok(g) => {
             let c = g.context();
@@ -115,6 +122,31 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
             max_compute_invocations_per_workgroup: None,
         },
     };
+    (adapters, kernels, gpu.ok())
+}
+
+/// A CPU-only build lists no adapters and runs the kernels' CPU twins.
+#[cfg(not(feature = "gpu"))]
+fn probe_gpu(_preference: DevicePreference) -> (Vec<AdapterReport>, KernelDevice, Option<()>) {
+    let kernels = KernelDevice {
+        adapter: None,
+        device_type: None,
+        reason: "CPU kernels: this build has no GPU support (built without the `gpu` feature)"
+            .to_string(),
+        max_buffer_size: None,
+        max_storage_buffer_binding_size: None,
+        max_compute_workgroups_per_dimension: None,
+        max_compute_invocations_per_workgroup: None,
+    };
+    (Vec::new(), kernels, None)
+}
+
+/// Run `ferrocr doctor`.
+pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let caches = configure_caches().clone();
+    let (adapters, kernels, gpu) = probe_gpu(a.model.device);
+    #[cfg(not(feature = "gpu"))]
+    let _ = gpu;
 
     let artifact = ModelArtifact::resolve(a.model.model.as_deref())?;
     let selected = select_device(a.model.device)?;
@@ -130,11 +162,14 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<ExitCode> {
         reason: selected.reason.clone(),
     };
 
-    let (mut kernel_checks, mut kernel_error, mut model_check, mut warm) =
-        (vec![], None, None, None);
+    // A CPU-only build has no kernel checks to run.
+    #[cfg_attr(not(feature = "gpu"), allow(unused_mut))]
+    let (mut kernel_checks, mut kernel_error): (Vec<KernelCheck>, Option<String>) = (vec![], None);
+    let (mut model_check, mut warm) = (None, None);
     if !a.no_self_test {
         let page = image::load_from_memory(SAMPLE_PAGE)?;
-        if let Ok(g) = &gpu {
+        #[cfg(feature = "gpu")]
+        if let Some(g) = &gpu {
             let pages = vec![page.clone(); a.pages.max(1)];
             // The first run compiles the drivers' pipelines; the second is timed and reported.
             match check_kernels(g, &pages).and_then(|_| check_kernels(g, &pages)) {

@@ -3,11 +3,11 @@
 //! pure-Rust `flex` backend. Software adapters (Mesa lavapipe/llvmpipe) are accepted only when
 //! `FERROCR_ALLOW_SOFTWARE_ADAPTER=1` (parity tests). When `auto` finds no usable adapter, or
 //! creating the device fails (including a panic inside the driver stack), it falls back to the
-//! CPU with one warning line; results are the same, only slower.
+//! CPU with one warning line; results are the same, only slower. A build without the `gpu`
+//! cargo feature has no GPU backend: `auto` is the CPU (no warning, no driver probed) and `gpu`
+//! is an error.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use burn::tensor::{Device, DeviceKind};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{OcrError, Result};
@@ -38,6 +38,24 @@ pub struct SelectedDevice {
     pub reason: String,
 }
 
+/// One adapter wgpu sees, as `ferrocr doctor` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdapterReport {
+    /// Adapter name, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// wgpu device type: DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu or Other.
+    pub device_type: String,
+    /// Graphics API (this build enables Vulkan only).
+    pub backend: String,
+    /// Driver name.
+    pub driver: String,
+    /// Driver version details.
+    pub driver_info: String,
+    /// Whether the selection policy accepts it (software adapters only with
+    /// `FERROCR_ALLOW_SOFTWARE_ADAPTER=1`).
+    pub acceptable: bool,
+}
+
 /// True when `FERROCR_ALLOW_SOFTWARE_ADAPTER=1` permits software GPU adapters.
 pub fn software_adapter_allowed() -> bool {
     std::env::var("FERROCR_ALLOW_SOFTWARE_ADAPTER").is_ok_and(|v| v == "1" || v == "true")
@@ -52,8 +70,22 @@ fn cpu_device(reason: String) -> SelectedDevice {
     }
 }
 
+/// Why a CPU-only build never selects a GPU.
+#[cfg(not(feature = "gpu"))]
+const NO_GPU_BUILD: &str = "this build has no GPU support (built without the `gpu` feature)";
+
+/// A CPU-only build has no adapters to try.
+#[cfg(not(feature = "gpu"))]
+fn try_gpu(_allow_software: bool) -> std::result::Result<SelectedDevice, String> {
+    Err(NO_GPU_BUILD.to_string())
+}
+
 /// Try the wgpu adapters in order of preference; returns the first acceptable one.
+#[cfg(feature = "gpu")]
 fn try_gpu(allow_software: bool) -> std::result::Result<SelectedDevice, String> {
+    use burn::tensor::DeviceKind;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
     // Persistent autotune/shader caches must be pointed at before the first device exists.
     crate::compute::cache::configure_caches();
     let mut kinds = vec![
@@ -110,6 +142,9 @@ pub fn select_device(preference: DevicePreference) -> Result<SelectedDevice> {
         DevicePreference::Gpu => try_gpu(software_adapter_allowed()).map_err(|why| {
             OcrError::Backend(format!("--device gpu: no usable GPU adapter ({why})"))
         }),
+        #[cfg(not(feature = "gpu"))]
+        DevicePreference::Auto => Ok(cpu_device(format!("auto: {NO_GPU_BUILD}"))),
+        #[cfg(feature = "gpu")]
         DevicePreference::Auto => match try_gpu(software_adapter_allowed()) {
             Ok(dev) => Ok(dev),
             Err(why) => {

@@ -23,8 +23,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::batcher::Batcher;
-use crate::compute::device::{DevicePreference, SelectedDevice, select_device};
-use crate::compute::gpu::GpuPreprocessor;
+use crate::compute::device::{SelectedDevice, select_device};
 use crate::decode::DecodeLimits;
 use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
@@ -64,9 +63,18 @@ pub struct AppState {
     pub jobs: Option<Arc<crate::worker::JobsState>>,
 }
 
+/// A CPU-only build preprocesses pages on the CPU.
+#[cfg(not(feature = "gpu"))]
+fn gpu_page_kernels(_selected: &SelectedDevice) -> Option<Arc<dyn PageKernels>> {
+    None
+}
+
 /// On a GPU node, the WGSL page kernels (opened on the same adapter policy as the model); `None`
 /// on the CPU backend or when they cannot start (logged; pages are then preprocessed on the CPU).
+#[cfg(feature = "gpu")]
 fn gpu_page_kernels(selected: &SelectedDevice) -> Option<Arc<dyn PageKernels>> {
+    use crate::compute::device::DevicePreference;
+    use crate::compute::gpu::GpuPreprocessor;
     if selected.backend != "gpu" {
         return None;
     }

@@ -9,28 +9,9 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::Serialize;
 
-use crate::compute::device::{DevicePreference, software_adapter_allowed};
+use crate::compute::device::{AdapterReport, DevicePreference, software_adapter_allowed};
 use crate::error::{OcrError, Result};
-
-/// One adapter wgpu sees, as `ferrocr doctor` reports it.
-#[derive(Debug, Clone, Serialize)]
-pub struct AdapterReport {
-    /// Adapter name, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)".
-    pub name: String,
-    /// wgpu device type: DiscreteGpu, IntegratedGpu, VirtualGpu, Cpu or Other.
-    pub device_type: String,
-    /// Graphics API (this build enables Vulkan only).
-    pub backend: String,
-    /// Driver name.
-    pub driver: String,
-    /// Driver version details.
-    pub driver_info: String,
-    /// Whether the selection policy accepts it (software adapters only with
-    /// `FERROCR_ALLOW_SOFTWARE_ADAPTER=1`).
-    pub acceptable: bool,
-}
 
 /// Preference rank of an adapter type (lower is better); `None` = refused by the policy.
 fn rank(kind: wgpu::DeviceType, allow_software: bool) -> Option<u8> {

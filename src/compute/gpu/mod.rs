@@ -14,16 +14,31 @@
 //! `FERROCR_ALLOW_SOFTWARE_ADAPTER=1`. This wgpu device is separate from burn's (the CRNN runs
 //! on burn-wgpu, see [`crate::recognize::CrnnRecognizer`]): both open the same physical GPU.
 
+//!
+//! Built only with the `gpu` cargo feature (on by default), except [`selftest`]'s model check,
+//! which compares any two recognisers and also serves CPU-only builds.
+
+#[cfg(feature = "gpu")]
 mod batch;
+#[cfg(feature = "gpu")]
 mod context;
+#[cfg(feature = "gpu")]
 mod contrast;
+#[cfg(feature = "gpu")]
 mod kernels;
+#[cfg(feature = "gpu")]
 mod lines;
+#[cfg(feature = "gpu")]
 mod pool;
+#[cfg(feature = "gpu")]
 mod preprocessor;
 pub mod selftest;
+#[cfg(feature = "gpu")]
 pub mod shaders;
 
-pub use context::{AdapterReport, GpuContext, list_adapters};
+#[cfg(feature = "gpu")]
+pub use context::{GpuContext, list_adapters};
+#[cfg(feature = "gpu")]
 pub use pool::POOL_MAX_BYTES;
+#[cfg(feature = "gpu")]
 pub use preprocessor::{BATCH_BYTES, GpuPreprocessor};

@@ -6,14 +6,15 @@ use std::time::Instant;
 use image::{DynamicImage, GrayImage};
 use serde::Serialize;
 
+#[cfg(feature = "gpu")]
 use super::GpuPreprocessor;
 use crate::error::Result;
 use crate::geometry::BBox;
 use crate::layout::{LayoutOptions, analyze};
-use crate::preprocess::{
-    PreprocessOptions, integral_images, normalize_contrast, preprocess, rotate_bilinear, sauvola,
-    to_gray,
-};
+use crate::preprocess::{PreprocessOptions, preprocess};
+#[cfg(feature = "gpu")]
+use crate::preprocess::{integral_images, normalize_contrast, rotate_bilinear, sauvola, to_gray};
+#[cfg(feature = "gpu")]
 use crate::recognize::normalize::normalize_line;
 use crate::recognize::{CrnnRecognizer, LineImage, Recognizer};
 
@@ -74,11 +75,13 @@ fn diff<'a>(
     (n, bad, max)
 }
 
+#[cfg(feature = "gpu")]
 fn pixels(imgs: &[GrayImage]) -> impl Iterator<Item = f64> + '_ {
     imgs.iter()
         .flat_map(|i| i.as_raw().iter().map(|&v| v as f64))
 }
 
+#[cfg(feature = "gpu")]
 /// Check a gray result: `exact`, or at most `frac` of pixels differing by at most `max`.
 fn gray_check(
     kernel: &str,
@@ -124,6 +127,7 @@ pub fn line_boxes(page: &DynamicImage) -> (GrayImage, Vec<BBox>) {
     (prepared.gray, boxes)
 }
 
+#[cfg(feature = "gpu")]
 /// Run every kernel on `pages` (one batch) and on the CPU, and compare.
 pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Vec<KernelCheck>> {
     let rgba: Vec<_> = pages.iter().map(|p| p.to_rgba8()).collect();
@@ -214,6 +218,7 @@ pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Ve
     Ok(checks)
 }
 
+#[cfg(feature = "gpu")]
 fn line_check(cpu: &[LineImage], cpu_ms: f64, gpu: &[LineImage], gpu_ms: f64) -> KernelCheck {
     let geometry_same = cpu.len() == gpu.len()
         && cpu.iter().zip(gpu).all(|(a, b)| {
