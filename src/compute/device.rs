@@ -154,3 +154,31 @@ pub fn select_device(preference: DevicePreference) -> Result<SelectedDevice> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_is_always_available() {
+        let d = select_device(DevicePreference::Cpu).unwrap();
+        assert_eq!(d.backend, "cpu");
+    }
+
+    /// A CPU-only build: `auto` is the CPU with the reason stated, `gpu` a clear error.
+    #[cfg(not(feature = "gpu"))]
+    #[test]
+    fn cpu_only_build_never_selects_a_gpu() {
+        let d = select_device(DevicePreference::Auto).unwrap();
+        assert_eq!(d.backend, "cpu");
+        assert!(
+            d.reason.contains("without the `gpu` feature"),
+            "{}",
+            d.reason
+        );
+        let e = select_device(DevicePreference::Gpu)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no GPU support"), "{e}");
+    }
+}
