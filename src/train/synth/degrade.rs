@@ -95,19 +95,7 @@ pub fn thermal_fade(cov: &mut Plane, unit: f32, x_height: f32, rng: &mut ChaCha8
     let density = rng.random_range(0.02..0.08f32);
     let keep = rng.random_range(0.25..0.6f32);
     let n = ((w * h) as f32 * density / (std::f32::consts::PI * r * r).max(1.0)) as usize;
-    let ri = r.ceil() as i64;
-    for _ in 0..n.min(200_000) {
-        let cx = rng.random_range(0..w.max(1)) as i64;
-        let cy = rng.random_range(0..h.max(1)) as i64;
-        for y in (cy - ri).max(0)..(cy + ri + 1).min(h as i64) {
-            for x in (cx - ri).max(0)..(cx + ri + 1).min(w as i64) {
-                let (dx, dy) = ((x - cx) as f32, (y - cy) as f32);
-                if dx * dx + dy * dy <= r * r {
-                    cov.data[y as usize * w + x as usize] *= keep;
-                }
-            }
-        }
-    }
+    punch_holes(cov, n.min(200_000), r, keep, rng, |_| (0.0, 1.0, 1.0));
     // Dead print-head dots.
     if rng.random_bool(0.3) {
         for _ in 0..rng.random_range(1..4) {
@@ -141,25 +129,42 @@ pub fn broken_strokes(cov: &Plane, unit: f32, x_height: f32, rng: &mut ChaCha8Rn
     let density = rng.random_range(0.03..0.07f32);
     let keep = rng.random_range(0.0..0.15f32);
     let n = ((w * h) as f32 * density / (std::f32::consts::PI * r * r).max(1.0)) as usize;
+    // Gaps are elongated along a random direction (a worn edge of the type face).
+    punch_holes(&mut out, n.min(100_000), r, keep, rng, |rng| {
+        let (sn, cs) = rng.random_range(0.0..std::f32::consts::PI).sin_cos();
+        (sn, cs, rng.random_range(1.0..2.0f32))
+    });
+    out
+}
+
+/// Multiply the coverage inside `n` holes by `keep`. Each hole is centred at a random pixel,
+/// then `shape` gives its direction `(sin, cos)` and its stretch along that direction: an
+/// ellipse with half-axes `r * stretch` and `r` (`(0, 1, 1)` = a disc of radius `r`).
+fn punch_holes(
+    cov: &mut Plane,
+    n: usize,
+    r: f32,
+    keep: f32,
+    rng: &mut ChaCha8Rng,
+    mut shape: impl FnMut(&mut ChaCha8Rng) -> (f32, f32, f32),
+) {
+    let (w, h) = (cov.w, cov.h);
     let ri = r.ceil() as i64;
-    for _ in 0..n.min(100_000) {
+    for _ in 0..n {
         let cx = rng.random_range(0..w.max(1)) as i64;
         let cy = rng.random_range(0..h.max(1)) as i64;
-        // Gaps are elongated along a random direction (a worn edge of the type face).
-        let (sn, cs) = rng.random_range(0.0..std::f32::consts::PI).sin_cos();
-        let stretch = rng.random_range(1.0..2.0f32);
-        let rr = (r * stretch).ceil() as i64;
-        for y in (cy - rr.max(ri)).max(0)..(cy + rr.max(ri) + 1).min(h as i64) {
-            for x in (cx - rr.max(ri)).max(0)..(cx + rr.max(ri) + 1).min(w as i64) {
+        let (sn, cs, stretch) = shape(rng);
+        let reach = ((r * stretch).ceil() as i64).max(ri);
+        for y in (cy - reach).max(0)..(cy + reach + 1).min(h as i64) {
+            for x in (cx - reach).max(0)..(cx + reach + 1).min(w as i64) {
                 let (dx, dy) = ((x - cx) as f32, (y - cy) as f32);
                 let (a, b) = ((dx * cs + dy * sn) / stretch, -dx * sn + dy * cs);
                 if a * a + b * b <= r * r {
-                    out.data[y as usize * w + x as usize] *= keep;
+                    cov.data[y as usize * w + x as usize] *= keep;
                 }
             }
         }
     }
-    out
 }
 
 /// Rotate by `angle_deg` and shear by `shear` (x shifted by `-shear * (y - baseline)`, so a
