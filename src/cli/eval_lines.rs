@@ -62,7 +62,11 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("{}: no lines", a.data.display());
     }
     if a.warm_up {
-        let lines: Vec<_> = set.iter().map(|l| l.line.clone()).collect();
+        let lines: Vec<_> = set
+            .iter()
+            .flat_map(|l| l.region.readings.iter())
+            .cloned()
+            .collect();
         recognizer.recognize(&lines)?;
     }
     let (report, hyps) = evaluate(recognizer.as_ref(), &set)?;

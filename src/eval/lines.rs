@@ -11,7 +11,8 @@ use super::metrics::{EditCounts, normalize_text};
 use crate::decode::{DecodeLimits, decode};
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
-use crate::recognize::{LineImage, LineText, Recognizer, normalize_line};
+use crate::recognize::region::{RegionPlan, plan_region, read_regions};
+use crate::recognize::{LineText, Recognizer};
 
 #[derive(Deserialize)]
 struct LineRecord {
@@ -31,8 +32,9 @@ pub struct LabelledLine {
     pub group: String,
     /// Ground-truth text.
     pub text: String,
-    /// The normalised line image.
-    pub line: LineImage,
+    /// How the box is read: its normalised line image upright and, for a tall narrow box, also
+    /// turned ([`crate::recognize::region`]).
+    pub region: RegionPlan,
 }
 
 /// Load every line of `dir/lines.jsonl` (at most `limit` lines, taken evenly spread when the set
@@ -83,14 +85,14 @@ pub fn load_line_set(dir: &Path, limit: Option<usize>) -> Result<Vec<LabelledLin
         }
         let gray = &pages[&r.image];
         let [x0, y0, x1, y1] = r.bbox;
-        let line = normalize_line(gray, BBox::new(x0, y0, x1, y1));
+        let region = plan_region(gray, BBox::new(x0, y0, x1, y1));
         let group = r.image.split('_').next().unwrap_or("").to_string();
         out.push(LabelledLine {
             image: r.image,
             bbox: r.bbox,
             group,
             text: r.text,
-            line,
+            region,
         });
     }
     Ok(out)
@@ -209,14 +211,15 @@ pub fn write_line_errors(
     Ok(())
 }
 
-/// Recognise every line and score it.
+/// Recognise every line (a tall narrow box also turned, for vertical text: see
+/// [`crate::recognize::region`]) and score it.
 pub fn evaluate(
     recognizer: &dyn Recognizer,
     set: &[LabelledLine],
 ) -> Result<(LineReport, Vec<LineText>)> {
-    let images: Vec<LineImage> = set.iter().map(|l| l.line.clone()).collect();
+    let plans: Vec<&RegionPlan> = set.iter().map(|l| &l.region).collect();
     let t0 = std::time::Instant::now();
-    let hyps = recognizer.recognize(&images)?;
+    let hyps = read_regions(recognizer, &plans)?;
     let recognize_s = t0.elapsed().as_secs_f64();
     let (mut cs, mut ci) = (EditCounts::default(), EditCounts::default());
     let mut groups: Vec<(String, EditCounts, EditCounts, usize)> = Vec::new();
@@ -280,7 +283,7 @@ mod tests {
             bbox: [1, 2, 30, 18],
             group: "g".into(),
             text: text.to_string(),
-            line: normalize_line(&gray, BBox::new(1, 2, 30, 18)),
+            region: plan_region(&gray, BBox::new(1, 2, 30, 18)),
         }
     }
 

@@ -42,7 +42,7 @@ const BODY: f32 = 0.35;
 const MIN_KEPT: f32 = 0.3;
 
 /// Otsu's threshold of a histogram (0..=255).
-fn otsu(hist: &[u32; 256]) -> u8 {
+pub(super) fn otsu(hist: &[u32; 256]) -> u8 {
     let total: u64 = hist.iter().map(|&c| c as u64).sum();
     if total == 0 {
         return 128;

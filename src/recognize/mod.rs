@@ -14,6 +14,7 @@ pub mod lexicon;
 pub mod model;
 pub mod normalize;
 pub mod numeric;
+pub mod region;
 
 use std::sync::Arc;
 

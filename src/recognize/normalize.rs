@@ -9,13 +9,15 @@
 //! 2. add a margin proportional to the ink height (`MARGIN_Y` above/below, `MARGIN_X` left/right);
 //! 3. resample to [`LINE_HEIGHT`] pixels high keeping the aspect ratio (area-averaging when
 //!    shrinking, bilinear when enlarging);
-//! 4. map intensities so paper = 0.0 and ink = 1.0 (robust percentiles of the crop);
+//! 4. map intensities so paper = 0.0 and ink = 1.0 (robust percentiles of the crop; light text
+//!    on a dark ground, where most of the crop is on the dark side of its Otsu threshold, maps
+//!    the other way round, so the model always sees dark-on-light text);
 //! 5. pad the width to a multiple of [`WIDTH_MULTIPLE`] (the model's horizontal downsampling).
 
 use image::GrayImage;
 
-use super::ink_box::percentile;
 pub use super::ink_box::tighten_to_ink;
+use super::ink_box::{otsu, percentile};
 use crate::geometry::BBox;
 
 /// Height of every model input line, in pixels.
@@ -129,8 +131,25 @@ pub struct LineGeometry {
     pub ny: usize,
     /// Gray level mapped to 0.0 (paper); also the value read outside the page.
     pub paper_level: f32,
-    /// Gray range mapped onto 0..=1 (at least 32).
+    /// Gray range mapped onto 0..=1 (at least 32 in size): positive for dark text on light
+    /// paper, negative for light text on a dark ground (`paper_level` is then the ground).
     pub range: f32,
+}
+
+/// A crop is light text on a dark ground when more than this fraction of its pixels fall on the
+/// dark side of its Otsu threshold (dark text on paper, margins included, stays well below).
+pub const DARK_GROUND: f32 = 0.6;
+
+/// Whether a crop's histogram is light text on a dark ground (see [`DARK_GROUND`]); a crop
+/// without contrast is not.
+fn light_on_dark(hist: &[u32; 256]) -> bool {
+    let total: u64 = hist.iter().map(|&c| c as u64).sum();
+    if total == 0 || percentile(hist, 0.98).saturating_sub(percentile(hist, 0.02)) < 24 {
+        return false;
+    }
+    let t = otsu(hist) as usize;
+    let dark: u64 = hist[..=t].iter().map(|&c| c as u64).sum();
+    dark as f32 > DARK_GROUND * total as f32
 }
 
 /// Decide the geometry and intensity mapping of the line at `bbox` (steps 1, 2 and 4 of the
@@ -172,9 +191,17 @@ pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
             hist[gray.get_pixel(x, y)[0] as usize] += 1;
         }
     }
-    let ink_level = percentile(&hist, 0.02) as f32;
-    let paper_level = percentile(&hist, 0.90).max(percentile(&hist, 0.5)) as f32;
-    let range = (paper_level - ink_level).max(32.0);
+    // Light text on a dark ground (reverse video labels, shaded headers) maps the same way with
+    // the roles swapped: the dark ground -> 0, the light text -> 1 (a negative range).
+    let (paper_level, range) = if light_on_dark(&hist) {
+        let ink_level = percentile(&hist, 0.98) as f32;
+        let paper_level = percentile(&hist, 0.10).min(percentile(&hist, 0.5)) as f32;
+        (paper_level, -(ink_level - paper_level).max(32.0))
+    } else {
+        let ink_level = percentile(&hist, 0.02) as f32;
+        let paper_level = percentile(&hist, 0.90).max(percentile(&hist, 0.5)) as f32;
+        (paper_level, (paper_level - ink_level).max(32.0))
+    };
     LineGeometry {
         ink_box: ink,
         source_x0: sx0,
@@ -266,6 +293,33 @@ mod tests {
         // Column mapping goes back to the page: the bar's left edge is near column mx*scale.
         let x = l.column_to_page_x(0.25 * 20.0 * l.scale_x);
         assert!((x - 50.0).abs() < 1.0, "{x}");
+    }
+
+    #[test]
+    fn light_text_on_a_dark_ground_reads_like_dark_text_on_paper() {
+        // "Text": 2 px strokes every 6 px (a third of the ink box is ink).
+        let mut dark_on_light = GrayImage::from_pixel(200, 100, Luma([240]));
+        for x in (50..150).filter(|x| x % 6 < 2) {
+            for y in 40..60 {
+                dark_on_light.put_pixel(x, y, Luma([20]));
+            }
+        }
+        let mut light_on_dark = dark_on_light.clone();
+        image::imageops::invert(&mut light_on_dark);
+        // A loose box (paper margins) for the usual polarity; the reverse-video label fills
+        // most of its box.
+        let a = normalize_line(&dark_on_light, BBox::new(40, 30, 160, 70));
+        let b = normalize_line(&light_on_dark, BBox::new(40, 30, 160, 70));
+        assert_eq!(a.content_width, b.content_width);
+        let diff = a
+            .pixels
+            .iter()
+            .zip(&b.pixels)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 0.05, "{diff}");
+        assert!(line_geometry(&light_on_dark, BBox::new(40, 30, 160, 70)).range < 0.0);
+        assert!(line_geometry(&dark_on_light, BBox::new(40, 30, 160, 70)).range > 0.0);
     }
 
     #[test]

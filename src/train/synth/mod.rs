@@ -35,7 +35,7 @@ use render::{RenderParams, render_text};
 pub struct SynthConfig {
     /// Labels are canonical for this alphabet.
     pub alphabet: Alphabet,
-    /// Fraction of samples with low-resolution text (x-height 6-10 px, ~100 DPI forms).
+    /// Fraction of samples with low-resolution text (x-height 4.5-10 px, ~100 DPI forms).
     pub low_res_fraction: f32,
     /// Fraction of samples with large clean-resolution text (x-height 16-28 px).
     pub large_fraction: f32,
@@ -211,7 +211,7 @@ impl SynthGenerator {
         // Final x-height and the supersampling factor `k` (render px per final px).
         let tier = rng.random::<f32>();
         let xh_final = if tier < cfg.low_res_fraction {
-            uniform(rng, 6.0, 10.0)
+            uniform(rng, 4.5, 10.0)
         } else if tier < cfg.low_res_fraction + cfg.large_fraction {
             uniform(rng, 16.0, 28.0)
         } else {
@@ -424,6 +424,12 @@ impl SynthGenerator {
                 uniform(rng, 0.0, 50.0),
                 uniform(rng, 225.0, 255.0),
             );
+        }
+        if budget.roll(rng, 0.03, 0.3) {
+            // Reverse video: light text on a dark label, band or shaded header.
+            for v in img.data.iter_mut() {
+                *v = 255.0 - *v;
+            }
         }
         let mut image = img.to_gray();
         if fh >= 14 && budget.roll(rng, 0.25, 0.6) {
