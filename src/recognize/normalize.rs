@@ -9,10 +9,12 @@
 //! 2. add a margin proportional to the ink height (`MARGIN_Y` above/below, `MARGIN_X` left/right);
 //! 3. resample to [`LINE_HEIGHT`] pixels high keeping the aspect ratio (area-averaging when
 //!    shrinking, bilinear when enlarging);
-//! 4. map intensities so paper = 0.0 and ink = 1.0 (robust percentiles of the crop; light text
-//!    on a dark ground, where most of the crop is on the dark side of its Otsu threshold, maps
-//!    the other way round, so the model always sees dark-on-light text);
+//! 4. map intensities so paper = 0.0 and ink = 1.0 (robust percentiles of the crop);
 //! 5. pad the width to a multiple of [`WIDTH_MULTIPLE`] (the model's horizontal downsampling).
+//!
+//! Light text on a dark ground (a box with most of its pixels on the dark side of its Otsu
+//! threshold: reverse-video labels, shaded headers) is tightened on the box's negative and mapped
+//! the other way round (ground = 0.0, text = 1.0), so the model always sees dark-on-light text.
 
 use image::GrayImage;
 
@@ -136,26 +138,48 @@ pub struct LineGeometry {
     pub range: f32,
 }
 
-/// A crop is light text on a dark ground when more than this fraction of its pixels fall on the
-/// dark side of its Otsu threshold (dark text on paper, margins included, stays well below).
+/// A box holds light text on a dark ground when more than this fraction of its pixels fall on
+/// the dark side of its Otsu threshold (dark text on paper stays well below, even bold text in
+/// a tight box).
 pub const DARK_GROUND: f32 = 0.6;
 
-/// Whether a crop's histogram is light text on a dark ground (see [`DARK_GROUND`]); a crop
-/// without contrast is not.
-fn light_on_dark(hist: &[u32; 256]) -> bool {
+/// Whether the box `bbox` of `gray` holds light text on a dark ground (see [`DARK_GROUND`]); a
+/// box without contrast does not.
+fn light_on_dark(gray: &GrayImage, bbox: BBox) -> bool {
+    let b = bbox.clamp(gray.width(), gray.height());
+    let mut hist = [0u32; 256];
+    for y in b.y0..b.y1 {
+        for x in b.x0..b.x1 {
+            hist[gray.get_pixel(x, y)[0] as usize] += 1;
+        }
+    }
     let total: u64 = hist.iter().map(|&c| c as u64).sum();
-    if total == 0 || percentile(hist, 0.98).saturating_sub(percentile(hist, 0.02)) < 24 {
+    if total == 0 || percentile(&hist, 0.98).saturating_sub(percentile(&hist, 0.02)) < 24 {
         return false;
     }
-    let t = otsu(hist) as usize;
+    let t = otsu(&hist) as usize;
     let dark: u64 = hist[..=t].iter().map(|&c| c as u64).sum();
     dark as f32 > DARK_GROUND * total as f32
+}
+
+/// [`tighten_to_ink`] for light text on a dark ground: the same rules on the box's negative.
+fn tighten_light_ink(gray: &GrayImage, bbox: BBox) -> BBox {
+    let b = bbox.clamp(gray.width(), gray.height());
+    let mut crop = image::imageops::crop_imm(gray, b.x0, b.y0, b.width(), b.height()).to_image();
+    image::imageops::invert(&mut crop);
+    let t = tighten_to_ink(&crop, BBox::new(0, 0, b.width(), b.height()));
+    BBox::new(b.x0 + t.x0, b.y0 + t.y0, b.x0 + t.x1, b.y0 + t.y1)
 }
 
 /// Decide the geometry and intensity mapping of the line at `bbox` (steps 1, 2 and 4 of the
 /// module docs), see [`LineGeometry`].
 pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
-    let ink = tighten_to_ink(gray, bbox);
+    let inverted = light_on_dark(gray, bbox);
+    let ink = if inverted {
+        tighten_light_ink(gray, bbox)
+    } else {
+        tighten_to_ink(gray, bbox)
+    };
     let ink = if ink.is_empty() {
         BBox::new(0, 0, gray.width().max(1), gray.height().max(1))
     } else {
@@ -193,7 +217,7 @@ pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
     }
     // Light text on a dark ground (reverse video labels, shaded headers) maps the same way with
     // the roles swapped: the dark ground -> 0, the light text -> 1 (a negative range).
-    let (paper_level, range) = if light_on_dark(&hist) {
+    let (paper_level, range) = if inverted {
         let ink_level = percentile(&hist, 0.98) as f32;
         let paper_level = percentile(&hist, 0.10).min(percentile(&hist, 0.5)) as f32;
         (paper_level, -(ink_level - paper_level).max(32.0))

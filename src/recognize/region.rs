@@ -144,8 +144,10 @@ mod tests {
 
     #[test]
     fn the_most_confident_reading_wins() {
+        // A short upright word: two strokes (solid blocks would read as rules).
         let mut wide = GrayImage::from_pixel(200, 100, Luma([240]));
-        fill(&mut wide, 80, 40, 88, 52);
+        fill(&mut wide, 80, 40, 82, 52);
+        fill(&mut wide, 86, 40, 88, 52);
         let plans = [
             plan_region(&vertical_page(), BBox::new(38, 15, 55, 120)),
             plan_region(&wide, BBox::new(75, 35, 95, 57)),

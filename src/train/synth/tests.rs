@@ -82,7 +82,8 @@ fn labels_are_canonical_and_boxes_hold_ink() {
             !b.is_empty() && b.x1 <= w && b.y1 <= h,
             "sample {i}: box {b:?} outside {w}x{h}"
         );
-        // The box holds ink: its darkest pixel is well below its light (paper) pixels.
+        // The box holds ink: its darkest pixel is well below its light (paper) pixels, or, in
+        // reverse video, its lightest pixel well above its dark ground.
         let mut inside: Vec<u8> = Vec::with_capacity(b.area() as usize);
         for y in b.y0..b.y1 {
             for x in b.x0..b.x1 {
@@ -90,9 +91,10 @@ fn labels_are_canonical_and_boxes_hold_ink() {
             }
         }
         inside.sort_unstable();
-        let median = inside[inside.len() * 4 / 5] as f32;
-        let darkest = inside[0];
-        let contrast = median - darkest as f32;
+        let n = inside.len();
+        let (paper, darkest) = (inside[n * 4 / 5] as f32, inside[0] as f32);
+        let (ground, lightest) = (inside[n / 5] as f32, inside[n - 1] as f32);
+        let contrast = (paper - darkest).max(lightest - ground);
         min_contrast = min_contrast.min(contrast);
         assert!(
             contrast >= 40.0,
