@@ -6,7 +6,9 @@ set -euo pipefail
 pkgs=(fonts-dejavu-core libxml2-utils mesa-vulkan-drivers)
 if [ "${1:-}" = "--full" ]; then
   # Training fonts and the benchmark baseline.
-  pkgs+=(fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-noto-core fonts-texgyre wamerican tesseract-ocr imagemagick)
+  pkgs+=(fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-noto-core fonts-texgyre
+    fonts-dkg-handwriting fonts-breip fonts-femkeklaver fonts-humor-sans fonts-kristi
+    fonts-dancingscript fonts-comic-neue wamerican tesseract-ocr imagemagick)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

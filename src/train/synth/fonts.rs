@@ -4,7 +4,9 @@
 //! draw all of printable ASCII are kept; the extra document symbols are recorded per font so
 //! that text containing a symbol a font lacks is rewritten before rendering (labels always
 //! match pixels). The pick is weighted per family, with typewriter-like monospace and narrow
-//! (receipt-like) families favoured, because those dominate the forms and receipts we must read.
+//! (receipt-like) families favoured, because those dominate the forms and receipts we must read;
+//! handwriting faces, when installed, take a fixed small share ([`HANDWRITING_SHARE`]) for the
+//! hand-filled fields of forms.
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,23 @@ const SKIP_NAMES: &[&str] = &[
     "zapf", "wingding",
 ];
 
+/// File-name fragments (lower case) of handwriting faces (Debian's fonts-dkg-handwriting,
+/// fonts-breip, fonts-femkeklaver, fonts-humor-sans, fonts-kristi,
+/// fonts-dancingscript, fonts-comic-neue): the hand-filled fields of forms.
+const HANDWRITING_NAMES: &[&str] = &[
+    "dkg",
+    "breip",
+    "femkeklaver",
+    "humor-sans",
+    "kristi",
+    "dancingscript",
+    "comicneue",
+];
+
+/// Share of all picks that go to handwriting faces when any is installed (split evenly among
+/// their families): enough to learn hand-filled form fields without crowding out print.
+pub const HANDWRITING_SHARE: f32 = 0.06;
+
 /// Coarse style of a font, guessed from its file name (for reporting and weighting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FontStyle {
@@ -43,6 +62,8 @@ pub struct FontStyle {
     pub italic: bool,
     /// Light / extra-light.
     pub light: bool,
+    /// A handwriting face ([`HANDWRITING_NAMES`]).
+    pub handwriting: bool,
 }
 
 impl FontStyle {
@@ -63,12 +84,15 @@ impl FontStyle {
             bold: has(&["bold", "demi", "black", "heavy"]),
             italic: has(&["italic", "oblique", "ita"]),
             light: has(&["light"]) && !has(&["bold", "demi"]),
+            handwriting: has(HANDWRITING_NAMES),
         }
     }
 
     /// Short human-readable description, e.g. `mono bold`.
     pub fn describe(&self) -> String {
-        let mut parts = vec![if self.mono {
+        let mut parts = vec![if self.handwriting {
+            "handwriting"
+        } else if self.mono {
             "mono"
         } else if self.serif {
             "serif"
@@ -204,10 +228,17 @@ impl FontSet {
             .filter(|f| f.style.mono)
             .map(|f| f.weight)
             .sum();
+        let hand: f32 = self
+            .fonts
+            .iter()
+            .filter(|f| f.style.handwriting)
+            .map(|f| f.weight)
+            .sum();
         let mut s = format!(
-            "{} fonts ({:.0}% of picks monospace)\n",
+            "{} fonts ({:.0}% of picks monospace, {:.0}% handwriting)\n",
             self.fonts.len(),
-            100.0 * mono / total.max(1e-6)
+            100.0 * mono / total.max(1e-6),
+            100.0 * hand / total.max(1e-6)
         );
         for f in &self.fonts {
             s.push_str(&format!(
@@ -331,6 +362,20 @@ fn assign_weights(fonts: &mut [FontEntry]) {
         let sum = sums.get(&f.family).copied().unwrap_or(1.0).max(1e-6);
         f.weight = family_weight * style_weight(&f.style) / sum;
     }
+    // Handwriting faces together take HANDWRITING_SHARE of the picks.
+    let (hand, print): (f32, f32) = fonts.iter().fold((0.0, 0.0), |(h, p), f| {
+        if f.style.handwriting {
+            (h + f.weight, p)
+        } else {
+            (h, p + f.weight)
+        }
+    });
+    if hand > 0.0 && print > 0.0 {
+        let scale = HANDWRITING_SHARE / (1.0 - HANDWRITING_SHARE) * print / hand;
+        for f in fonts.iter_mut().filter(|f| f.style.handwriting) {
+            f.weight *= scale;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -357,6 +402,17 @@ mod tests {
         let all = FontSet::discover().expect("system fonts");
         println!("{}", all.report());
         assert!(all.len() >= set.len());
+        let weight = |hand: bool| -> f32 {
+            all.fonts()
+                .iter()
+                .filter(|f| f.style.handwriting == hand)
+                .map(|f| f.weight)
+                .sum()
+        };
+        let (hand, print) = (weight(true), weight(false));
+        if hand > 0.0 {
+            assert!((hand / (hand + print) - HANDWRITING_SHARE).abs() < 1e-3);
+        }
     }
 
     #[test]
@@ -368,5 +424,8 @@ mod tests {
         assert!(FontStyle::from_name("NimbusSansNarrow-Bold").condensed);
         assert_eq!(family_key("FreeMonoBoldOblique"), "freemono");
         assert_eq!(family_key("texgyrecursor-bold"), "texgyrecursor");
+        assert!(FontStyle::from_name("Humor-Sans").handwriting);
+        assert!(FontStyle::from_name("DancingScript-Bold").handwriting);
+        assert!(!FontStyle::from_name("DejaVuSans").handwriting);
     }
 }

@@ -267,7 +267,7 @@ impl SynthGenerator {
         } else if !font.style.light && budget.roll(rng, 0.1, 1.0) {
             cov = degrade::thin_strokes(&cov, ((0.3 * k).round() as usize).max(1));
         }
-        if !font.style.serif && budget.roll(rng, 0.07, 1.0) {
+        if !font.style.serif && !font.style.handwriting && budget.roll(rng, 0.07, 1.0) {
             let pitch = x_height / uniform(rng, 5.5, 8.0);
             cov = degrade::dot_matrix(&cov, pitch, rng);
         }
