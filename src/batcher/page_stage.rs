@@ -2,13 +2,15 @@
 //! runs preprocessing, layout and line normalisation for the whole batch on the CPU pool, then
 //! hands each page's lines to the line stage. With GPU page kernels the batch's whole-page
 //! preprocessing steps run as one GPU submission per step (pages of the same options together),
-//! falling back to the CPU for that batch on any GPU error. At most `page_workers` batches run at
+//! and the lines of all its pages are resampled to model inputs in one more, falling back to the
+//! CPU for that batch on any GPU error. At most `page_workers` batches run at
 //! once, so a burst of pages waits in the bounded queue instead of piling up threads or memory.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use image::GrayImage;
 use rayon::prelude::*;
 use tokio::sync::oneshot;
 
@@ -19,6 +21,7 @@ use crate::decode::DecodedPage;
 use crate::document::StageTimings;
 use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
+use crate::geometry::BBox;
 use crate::layout::{PageLayout, analyze};
 use crate::metrics::Metrics;
 use crate::preprocess::{
@@ -103,12 +106,27 @@ pub(crate) fn run(
         let kernels = kernels.clone();
         pool.spawn(move || {
             match kernels {
-                Some(k) => preprocess_on(k.as_ref(), batch, &metrics)
-                    .into_par_iter()
-                    .for_each(|(task, page)| prepare(task, Some(page), &lines, &metrics)),
-                None => batch
-                    .into_par_iter()
-                    .for_each(|task| prepare(task, None, &lines, &metrics)),
+                Some(k) => {
+                    let (pages, fell_back) = preprocess_on(k.as_ref(), batch, &metrics);
+                    let laid: Vec<LaidOut> = pages
+                        .into_par_iter()
+                        .filter_map(|(task, page)| lay_out(task, Some(page), &metrics))
+                        .collect();
+                    let k: &dyn PageKernels = if fell_back { &CpuKernels } else { k.as_ref() };
+                    let images = normalize_batch(k, &laid);
+                    for (page, images) in laid.into_iter().zip(images) {
+                        queue_lines(page, images, &lines);
+                    }
+                }
+                None => batch.into_par_iter().for_each(|task| {
+                    if let Some(page) = lay_out(task, None, &metrics) {
+                        let images = page
+                            .line_boxes()
+                            .map(|b| normalize_line(&page.prepared.gray, b))
+                            .collect();
+                        queue_lines(page, images, &lines);
+                    }
+                }),
             }
             let _ = token_rx.recv();
         });
@@ -137,13 +155,17 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
+/// A preprocessed page and its preprocessing time in milliseconds.
+type Preprocessed = (PreparedPage, f64);
+
 /// Preprocess a batch's pages with `kernels`, one batched call per step for the pages that share
-/// options; a group whose kernels fail is preprocessed on the CPU instead (same result).
+/// options; a group whose kernels fail is preprocessed on the CPU instead (same result). Also
+/// says whether any group fell back (the batch's lines are then normalised on the CPU too).
 fn preprocess_on(
     kernels: &dyn PageKernels,
     batch: Vec<PageTask>,
     metrics: &Metrics,
-) -> Vec<(PageTask, (PreparedPage, f64))> {
+) -> (Vec<(PageTask, Preprocessed)>, bool) {
     let mut groups: Vec<(PreprocessOptions, Vec<PageTask>)> = Vec::new();
     for task in batch {
         let opts = &task.options.preprocess;
@@ -153,10 +175,12 @@ fn preprocess_on(
         }
     }
     let mut out = Vec::new();
+    let mut fell_back = false;
     for (opts, tasks) in groups {
         let images: Vec<&image::DynamicImage> = tasks.iter().map(|t| &t.page.image).collect();
         let pages = preprocess_batch(kernels, &images, &opts).or_else(|e| {
             tracing::warn!(kernels = kernels.name(), error = %e, "page kernels failed; preprocessing this batch on the CPU");
+            fell_back = true;
             preprocess_batch(&CpuKernels, &images, &opts)
         });
         drop(images);
@@ -178,17 +202,59 @@ fn preprocess_on(
             out.push((task, (page, ms)));
         }
     }
+    (out, fell_back)
+}
+
+/// A page laid out, waiting for its lines to be normalised and queued.
+struct LaidOut {
+    meta: RequestMeta,
+    index: usize,
+    dpi: Option<f32>,
+    prepared: PreparedPage,
+    layout: PageLayout,
+    timings: StageTimings,
+    reply: oneshot::Sender<Result<PreparedPageLines>>,
+}
+
+impl LaidOut {
+    /// The boxes of the page's lines, in reading order.
+    fn line_boxes(&self) -> impl Iterator<Item = BBox> + '_ {
+        self.layout
+            .blocks
+            .iter()
+            .flat_map(|b| b.lines.iter())
+            .map(|l| l.bbox)
+    }
+}
+
+/// Normalise the lines of every page of a batch with one `kernels` call (one GPU submission with
+/// the GPU kernels); on error, on the CPU (same result). One list of line images per page.
+fn normalize_batch(kernels: &dyn PageKernels, pages: &[LaidOut]) -> Vec<Vec<LineImage>> {
+    let grays: Vec<&GrayImage> = pages.iter().map(|p| &p.prepared.gray).collect();
+    let boxes: Vec<(usize, BBox)> = pages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.line_boxes().map(move |b| (i, b)))
+        .collect();
+    let images = kernels.lines(&grays, &boxes).or_else(|e| {
+        tracing::warn!(kernels = kernels.name(), error = %e, "line normalisation failed; normalising this batch's lines on the CPU");
+        CpuKernels.lines(&grays, &boxes)
+    });
+    let mut out: Vec<Vec<LineImage>> = pages.iter().map(|_| Vec::new()).collect();
+    // The CPU kernels fail only on an out-of-range page index, which `boxes` never holds.
+    for (&(i, _), image) in boxes.iter().zip(images.unwrap_or_default()) {
+        out[i].push(image);
+    }
     out
 }
 
-/// Preprocess (unless `prepared` already holds the page and its time in ms), lay out and
-/// normalise one page, then queue its lines for recognition.
-fn prepare(
+/// Preprocess (unless `prepared` already holds the page and its time in ms) and lay out one
+/// page; `None` when the request's deadline passed (the error is answered here).
+fn lay_out(
     task: PageTask,
-    prepared: Option<(PreparedPage, f64)>,
-    lines: &QueueSender<LineTask>,
+    prepared: Option<Preprocessed>,
     metrics: &Metrics,
-) {
+) -> Option<LaidOut> {
     let PageTask {
         meta,
         page,
@@ -198,7 +264,7 @@ fn prepare(
     } = task;
     if meta.expired() {
         let _ = reply.send(Err(meta.deadline_error()));
-        return;
+        return None;
     }
     let mut timings = StageTimings::default();
     let prepared = match prepared {
@@ -218,12 +284,28 @@ fn prepare(
     let layout = analyze(&prepared.binary, &options.layout);
     timings.layout_ms = ms(t);
     metrics.observe_stage_ms("layout", timings.layout_ms);
-    let images: Vec<LineImage> = layout
-        .blocks
-        .iter()
-        .flat_map(|b| b.lines.iter())
-        .map(|l| normalize_line(&prepared.gray, l.bbox))
-        .collect();
+    Some(LaidOut {
+        meta,
+        index: page.index,
+        dpi: page.dpi,
+        prepared,
+        layout,
+        timings,
+        reply,
+    })
+}
+
+/// Queue a laid-out page's normalised lines for recognition and answer the page.
+fn queue_lines(page: LaidOut, images: Vec<LineImage>, lines: &QueueSender<LineTask>) {
+    let LaidOut {
+        meta,
+        index,
+        dpi,
+        prepared,
+        layout,
+        timings,
+        reply,
+    } = page;
     let (line_tx, line_rx) = oneshot::channel();
     if images.is_empty() {
         let _ = line_tx.send((images, Ok(Vec::new())));
@@ -240,8 +322,8 @@ fn prepare(
         }
     }
     let _ = reply.send(Ok(PreparedPageLines {
-        index: page.index,
-        dpi: page.dpi,
+        index,
+        dpi,
         transform: prepared.transform,
         layout,
         timings,

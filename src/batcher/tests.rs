@@ -172,6 +172,43 @@ impl PageKernels for BrokenKernels {
     fn rotate(&self, _: &[image::GrayImage], _: &[f32], _: u8) -> Result<Vec<image::GrayImage>> {
         unreachable!()
     }
+    fn lines(
+        &self,
+        _: &[&image::GrayImage],
+        _: &[(usize, crate::geometry::BBox)],
+    ) -> Result<Vec<LineImage>> {
+        unreachable!("a batch whose page kernels failed normalises its lines on the CPU")
+    }
+}
+
+/// The CPU kernels, except that line normalisation fails (a GPU lost between preprocessing and
+/// the lines); counts the calls.
+struct BrokenLineKernels(Mutex<usize>);
+
+impl PageKernels for BrokenLineKernels {
+    fn name(&self) -> &'static str {
+        "broken-lines"
+    }
+    fn gray(&self, i: &[&image::DynamicImage]) -> Result<Vec<image::GrayImage>> {
+        crate::preprocess::CpuKernels.gray(i)
+    }
+    fn contrast(&self, p: &[image::GrayImage]) -> Result<Vec<image::GrayImage>> {
+        crate::preprocess::CpuKernels.contrast(p)
+    }
+    fn binarize(&self, p: &[image::GrayImage], w: u32, k: f32) -> Result<Vec<image::GrayImage>> {
+        crate::preprocess::CpuKernels.binarize(p, w, k)
+    }
+    fn rotate(&self, p: &[image::GrayImage], d: &[f32], f: u8) -> Result<Vec<image::GrayImage>> {
+        crate::preprocess::CpuKernels.rotate(p, d, f)
+    }
+    fn lines(
+        &self,
+        _: &[&image::GrayImage],
+        _: &[(usize, crate::geometry::BBox)],
+    ) -> Result<Vec<LineImage>> {
+        *self.0.lock() += 1;
+        Err(OcrError::Backend("device lost".into()))
+    }
 }
 
 async fn texts_with(kernels: Option<Arc<dyn PageKernels>>) -> Vec<String> {
@@ -208,4 +245,12 @@ async fn batched_page_kernels_give_the_per_page_result_and_fall_back_on_error() 
     let fallback = texts_with(Some(broken.clone())).await;
     assert_eq!(fallback, per_page);
     assert_eq!(*broken.0.lock(), 1, "the broken kernels were tried once");
+    let broken_lines = Arc::new(BrokenLineKernels(Mutex::new(0)));
+    let fallback = texts_with(Some(broken_lines.clone())).await;
+    assert_eq!(fallback, per_page);
+    assert_eq!(
+        *broken_lines.0.lock(),
+        1,
+        "line normalisation was tried once"
+    );
 }

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use image::{DynamicImage, GrayImage};
+use rayon::prelude::*;
 
 use super::binarize::sauvola;
 use super::border::remove_borders;
@@ -13,7 +14,9 @@ use super::gray::to_gray;
 use super::orientation::{orientation_and_skew, rotate_quarter};
 use super::profile::{InkPoints, WORK_SIDE};
 use super::{PageTransform, PreparedPage, PreprocessOptions};
-use crate::error::Result;
+use crate::error::{OcrError, Result};
+use crate::geometry::BBox;
+use crate::recognize::{LineImage, normalize_line};
 
 /// Skews smaller than this (degrees) are not corrected: resampling would cost more than it
 /// gains.
@@ -67,6 +70,9 @@ pub trait PageKernels: Send + Sync {
     fn binarize(&self, pages: &[GrayImage], window: u32, k: f32) -> Result<Vec<GrayImage>>;
     /// Rotate page `i` by `degrees[i]` about its centre ([`rotate_bilinear`]), `fill` outside.
     fn rotate(&self, pages: &[GrayImage], degrees: &[f32], fill: u8) -> Result<Vec<GrayImage>>;
+    /// Normalise line `j` (`lines[j] = (page index, box)`) of the gray `pages` into a model
+    /// input ([`normalize_line`]), in order.
+    fn lines(&self, pages: &[&GrayImage], lines: &[(usize, BBox)]) -> Result<Vec<LineImage>>;
 }
 
 /// The CPU reference kernels (infallible).
@@ -91,6 +97,19 @@ impl PageKernels for CpuKernels {
             .iter()
             .zip(degrees)
             .map(|(p, &d)| rotate_bilinear(p, d, fill))
+            .collect())
+    }
+    /// On the calling rayon pool's threads; an out-of-range page index is an error.
+    fn lines(&self, pages: &[&GrayImage], lines: &[(usize, BBox)]) -> Result<Vec<LineImage>> {
+        if let Some(&(p, _)) = lines.iter().find(|(p, _)| *p >= pages.len()) {
+            return Err(OcrError::bad_param(
+                "lines",
+                format!("page index {p} out of range"),
+            ));
+        }
+        Ok(lines
+            .par_iter()
+            .map(|&(p, b)| normalize_line(pages[p], b))
             .collect())
     }
 }

@@ -1,11 +1,14 @@
 //! [`PageKernels`] on the GPU: the batched preprocessing pipeline
-//! ([`crate::preprocess::preprocess_batch`]) with its whole-page steps run by the WGSL kernels.
+//! ([`crate::preprocess::preprocess_batch`]) with its whole-page steps run by the WGSL kernels,
+//! and the batch's line crops resampled to model inputs in one submission.
 
 use image::{DynamicImage, GrayImage, RgbaImage};
 
 use super::preprocessor::GpuPreprocessor;
 use crate::error::Result;
+use crate::geometry::BBox;
 use crate::preprocess::{PageKernels, to_gray};
+use crate::recognize::LineImage;
 
 impl PageKernels for GpuPreprocessor {
     fn name(&self) -> &'static str {
@@ -44,5 +47,9 @@ impl PageKernels for GpuPreprocessor {
 
     fn rotate(&self, pages: &[GrayImage], degrees: &[f32], fill: u8) -> Result<Vec<GrayImage>> {
         self.rotate_pages(pages, degrees, fill)
+    }
+
+    fn lines(&self, pages: &[&GrayImage], lines: &[(usize, BBox)]) -> Result<Vec<LineImage>> {
+        self.normalize_lines(pages, lines)
     }
 }

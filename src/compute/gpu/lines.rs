@@ -18,7 +18,7 @@ impl GpuPreprocessor {
     /// other fields are identical.
     pub fn normalize_lines(
         &self,
-        pages: &[GrayImage],
+        pages: &[&GrayImage],
         lines: &[(usize, BBox)],
     ) -> Result<Vec<LineImage>> {
         if let Some(&(p, _)) = lines.iter().find(|(p, _)| *p >= pages.len()) {
@@ -29,7 +29,7 @@ impl GpuPreprocessor {
         }
         let geos: Vec<LineGeometry> = lines
             .iter()
-            .map(|&(p, bbox)| line_geometry(&pages[p], bbox))
+            .map(|&(p, bbox)| line_geometry(pages[p], bbox))
             .collect();
         let mut out: Vec<Option<LineImage>> = vec![None; lines.len()];
         let bytes: Vec<u64> = pages.iter().map(|p| p.as_raw().len() as u64).collect();

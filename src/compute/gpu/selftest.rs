@@ -207,13 +207,29 @@ pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Ve
         lines.extend(boxes.into_iter().map(|b| (i, b)));
         grays.push(g);
     }
+    // Reverse video: the first page's lines again on its negative (light text on a dark
+    // ground, resampled with a negative intensity range).
+    if let Some(first) = grays.first() {
+        let mut negative = first.clone();
+        image::imageops::invert(&mut negative);
+        let k = grays.len();
+        let again: Vec<(usize, BBox)> = lines
+            .iter()
+            .filter(|&&(i, _)| i == 0)
+            .take(8)
+            .map(|&(_, b)| (k, b))
+            .collect();
+        lines.extend(again);
+        grays.push(negative);
+    }
     let cpu = timed(|| {
         lines
             .iter()
             .map(|&(i, b)| normalize_line(&grays[i], b))
             .collect::<Vec<_>>()
     });
-    let g = timed(|| gpu.normalize_lines(&grays, &lines));
+    let refs: Vec<&GrayImage> = grays.iter().collect();
+    let g = timed(|| gpu.normalize_lines(&refs, &lines));
     checks.push(line_check(&cpu.0, cpu.1, &g.0?, g.1));
     Ok(checks)
 }
