@@ -250,11 +250,7 @@ fn normalize_batch(kernels: &dyn PageKernels, pages: &[LaidOut]) -> Vec<Vec<Line
 
 /// Preprocess (unless `prepared` already holds the page and its time in ms) and lay out one
 /// page; `None` when the request's deadline passed (the error is answered here).
-fn lay_out(
-    task: PageTask,
-    prepared: Option<Preprocessed>,
-    metrics: &Metrics,
-) -> Option<LaidOut> {
+fn lay_out(task: PageTask, prepared: Option<Preprocessed>, metrics: &Metrics) -> Option<LaidOut> {
     let PageTask {
         meta,
         page,

@@ -77,8 +77,10 @@ pub struct PageLayout {
 ///
 /// When the components are far too small to be glyphs (text height under
 /// [`MIN_TEXT_HEIGHT`] pixels, or most ink in dots smaller than that: dot-matrix or broken
-/// thermal print falling apart into dots), the page is analysed again with its ink dilated by
-/// [`BROKEN_PRINT_DILATION`] pixels and the boxes are shrunk back.
+/// thermal print falling apart into dots), or are fragments of glyphs (the text height
+/// estimate jumps when ink one pixel apart is joined: dense dot-matrix print), the page is
+/// analysed again with its ink dilated by [`BROKEN_PRINT_DILATION`] pixels (one pixel for
+/// fragments) and the boxes are shrunk back.
 pub fn analyze(binary: &GrayImage, opts: &LayoutOptions) -> PageLayout {
     analyze_page(binary, opts, None)
 }
@@ -103,6 +105,28 @@ fn mostly_dots(comps: &[components::Component], page_height: u32) -> bool {
     all > 0 && 2 * dots > all
 }
 
+/// Text heights (pixels) under which [`broken_into_fragments`] is checked: glyph fragments are
+/// small, and the check's dilation is not worth paying on pages of large text.
+const FRAGMENT_CHECK_BELOW: f32 = 16.0;
+
+/// Growth of the text height estimate, beyond the two pixels a one-pixel dilation adds, that
+/// means the components were fragments of glyphs: whole glyphs grow by at most a quarter (an
+/// i-dot joining its stem), dot-matrix glyphs falling apart into strokes by two to three times.
+const FRAGMENT_GROWTH: f32 = 1.8;
+
+/// True when the page's glyphs fall apart into fragments bigger than [`mostly_dots`]'s dots
+/// (dense dot-matrix print, broken strokes): joining ink one pixel apart makes the text height
+/// estimate grow by more than [`FRAGMENT_GROWTH`].
+fn broken_into_fragments(binary: &GrayImage, th0: f32) -> bool {
+    if th0 >= FRAGMENT_CHECK_BELOW {
+        return false;
+    }
+    let joined = components::dilate(binary, 1);
+    let comps = components::connected_components(&joined);
+    let th = components::estimate_text_height(&comps, binary.height()) - 2.0;
+    th > FRAGMENT_GROWTH * th0
+}
+
 /// Shrinks a box by `r` on each side (boxes found on a dilated copy), keeping it non-empty.
 fn shrink(b: BBox, r: u32) -> BBox {
     if b.width() > 2 * r && b.height() > 2 * r {
@@ -121,8 +145,17 @@ fn analyze_page(binary: &GrayImage, opts: &LayoutOptions, dilated: Option<u32>) 
     if raw_comps.is_empty() {
         return PageLayout::default();
     }
-    if dilated.is_none() && (th0 < MIN_TEXT_HEIGHT || mostly_dots(&raw_comps, height)) {
-        let r = BROKEN_PRINT_DILATION;
+    let rejoin = if dilated.is_some() {
+        None
+    } else if th0 < MIN_TEXT_HEIGHT || mostly_dots(&raw_comps, height) {
+        Some(BROKEN_PRINT_DILATION)
+    } else if broken_into_fragments(binary, th0) {
+        // Fragments lie one pixel apart; a wider dilation would join tightly set rows.
+        Some(1)
+    } else {
+        None
+    };
+    if let Some(r) = rejoin {
         let mut layout = analyze_page(&components::dilate(binary, r), opts, Some(r));
         // Words and character heights were measured on shrunk components already.
         for block in &mut layout.blocks {

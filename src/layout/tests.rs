@@ -411,6 +411,35 @@ fn dot_matrix_print_is_rejoined() {
 }
 
 #[test]
+fn dense_dot_matrix_fragments_are_rejoined() {
+    let Some(mut c) = Canvas::new(900, 300) else {
+        return;
+    };
+    // Rows set tightly, as on receipts: the gap between them is a fifth of the text size.
+    let text = ["DOT MATRIX 12.00", "CASH CHANGE 3.50", "TOTAL DUE 15.50"];
+    for (i, t) in text.iter().enumerate() {
+        c.text(60.0, 80.0 + i as f32 * 1.25 * SIZE, SIZE, t);
+    }
+    // One-pixel paper lines every 7 pixels both ways: each glyph falls apart into fragments of
+    // up to 6 x 6 pixels (too big for dots, far smaller than the glyphs).
+    let (w, h) = c.img.dimensions();
+    for y in 0..h {
+        for x in 0..w {
+            if x % 7 == 0 || y % 7 == 0 {
+                c.img.put_pixel(x, y, Luma([255]));
+            }
+        }
+    }
+    let layout = analyze(&c.img, &LayoutOptions::default());
+    dump(&layout);
+    let lines = all_lines(&layout);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    for (l, t) in lines.iter().zip(text) {
+        assert_eq!(l.words.len(), t.split(' ').count(), "{:?}", l.words);
+    }
+}
+
+#[test]
 fn empty_page_has_no_text() {
     let img = GrayImage::from_pixel(200, 100, Luma([255]));
     assert_eq!(
