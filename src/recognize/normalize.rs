@@ -330,8 +330,8 @@ mod tests {
         }
         let mut light_on_dark = dark_on_light.clone();
         image::imageops::invert(&mut light_on_dark);
-        // A loose box (paper margins) for the usual polarity; the reverse-video label fills
-        // most of its box.
+        // The same box on both: dark strokes with paper margins, and on the negative light
+        // strokes on a dark ground filling the box.
         let a = normalize_line(&dark_on_light, BBox::new(40, 30, 160, 70));
         let b = normalize_line(&light_on_dark, BBox::new(40, 30, 160, 70));
         assert_eq!(a.content_width, b.content_width);
