@@ -37,7 +37,8 @@ pub enum Command {
     Ocr(ocr::OcrArgs),
     /// Train the line recogniser on synthetic data.
     Train(train::TrainArgs),
-    /// Measure the recogniser on labelled line crops (lines.jsonl).
+    /// Measure the recogniser on labelled line crops (lines.jsonl); boxes at least 3x taller than
+    /// wide are also read turned (vertical text).
     EvalLines(eval_lines::EvalLinesArgs),
     /// Run the HTTP API (HTTP/1.1 + HTTP/2) with the dynamic batcher and job workers.
     Serve(serve::ServeArgs),

@@ -123,6 +123,23 @@ impl InkMask {
     }
 }
 
+/// Gray-level histogram of the box `b` of `gray` (`b` already clamped to the page).
+pub(super) fn histogram(gray: &GrayImage, b: BBox) -> [u32; 256] {
+    let mut hist = [0u32; 256];
+    for y in b.y0..b.y1 {
+        for x in b.x0..b.x1 {
+            hist[gray.get_pixel(x, y)[0] as usize] += 1;
+        }
+    }
+    hist
+}
+
+/// Whether a box's histogram can hold ink at all: its 2nd and 98th percentiles at least 24
+/// levels apart (an empty histogram has none).
+pub(super) fn has_contrast(hist: &[u32; 256]) -> bool {
+    percentile(hist, 0.98).saturating_sub(percentile(hist, 0.02)) >= 24
+}
+
 /// Tighten `bbox` to the text's ink inside it (see the module docs); returns the box unchanged
 /// when it holds no clear ink.
 pub fn tighten_to_ink(gray: &GrayImage, bbox: BBox) -> BBox {
@@ -130,15 +147,8 @@ pub fn tighten_to_ink(gray: &GrayImage, bbox: BBox) -> BBox {
     if b.is_empty() {
         return b;
     }
-    let mut hist = [0u32; 256];
-    for y in b.y0..b.y1 {
-        for x in b.x0..b.x1 {
-            hist[gray.get_pixel(x, y)[0] as usize] += 1;
-        }
-    }
-    let lo = percentile(&hist, 0.02);
-    let hi = percentile(&hist, 0.98);
-    if hi.saturating_sub(lo) < 24 {
+    let hist = histogram(gray, b);
+    if !has_contrast(&hist) {
         return b;
     }
     let t = otsu(&hist);

@@ -19,7 +19,7 @@
 use image::GrayImage;
 
 pub use super::ink_box::tighten_to_ink;
-use super::ink_box::{otsu, percentile};
+use super::ink_box::{has_contrast, histogram, otsu, percentile};
 use crate::geometry::BBox;
 
 /// Height of every model input line, in pixels.
@@ -146,17 +146,11 @@ pub const DARK_GROUND: f32 = 0.6;
 /// Whether the box `bbox` of `gray` holds light text on a dark ground (see [`DARK_GROUND`]); a
 /// box without contrast does not.
 fn light_on_dark(gray: &GrayImage, bbox: BBox) -> bool {
-    let b = bbox.clamp(gray.width(), gray.height());
-    let mut hist = [0u32; 256];
-    for y in b.y0..b.y1 {
-        for x in b.x0..b.x1 {
-            hist[gray.get_pixel(x, y)[0] as usize] += 1;
-        }
-    }
-    let total: u64 = hist.iter().map(|&c| c as u64).sum();
-    if total == 0 || percentile(&hist, 0.98).saturating_sub(percentile(&hist, 0.02)) < 24 {
+    let hist = histogram(gray, bbox.clamp(gray.width(), gray.height()));
+    if !has_contrast(&hist) {
         return false;
     }
+    let total: u64 = hist.iter().map(|&c| c as u64).sum();
     let t = otsu(&hist) as usize;
     let dark: u64 = hist[..=t].iter().map(|&c| c as u64).sum();
     dark as f32 > DARK_GROUND * total as f32
@@ -201,7 +195,6 @@ pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
 
     // Intensity mapping from the crop's own histogram (ink box plus margins, so there is
     // always paper in it): paper -> 0, ink -> 1.
-    let mut hist = [0u32; 256];
     let cb = ink
         .expand(
             mx.round() as u32,
@@ -210,11 +203,7 @@ pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
             gray.height(),
         )
         .clamp(gray.width(), gray.height());
-    for y in cb.y0..cb.y1 {
-        for x in cb.x0..cb.x1 {
-            hist[gray.get_pixel(x, y)[0] as usize] += 1;
-        }
-    }
+    let hist = histogram(gray, cb);
     // Light text on a dark ground (reverse video labels, shaded headers) maps the same way with
     // the roles swapped: the dark ground -> 0, the light text -> 1 (a negative range).
     let (paper_level, range) = if inverted {

@@ -222,23 +222,20 @@ impl FontSet {
     /// One line per font (`name: style, weight`), for logs.
     pub fn report(&self) -> String {
         let total: f32 = self.fonts.iter().map(|f| f.weight).sum();
-        let mono: f32 = self
-            .fonts
-            .iter()
-            .filter(|f| f.style.mono)
-            .map(|f| f.weight)
-            .sum();
-        let hand: f32 = self
-            .fonts
-            .iter()
-            .filter(|f| f.style.handwriting)
-            .map(|f| f.weight)
-            .sum();
+        let percent = |style: fn(&FontStyle) -> bool| -> f32 {
+            let w: f32 = self
+                .fonts
+                .iter()
+                .filter(|f| style(&f.style))
+                .map(|f| f.weight)
+                .sum();
+            100.0 * w / total.max(1e-6)
+        };
         let mut s = format!(
             "{} fonts ({:.0}% of picks monospace, {:.0}% handwriting)\n",
             self.fonts.len(),
-            100.0 * mono / total.max(1e-6),
-            100.0 * hand / total.max(1e-6)
+            percent(|st| st.mono),
+            percent(|st| st.handwriting)
         );
         for f in &self.fonts {
             s.push_str(&format!(
