@@ -20,8 +20,8 @@ struct Params {
     paper: f32,
     range: f32,
     line_height: u32,
-    _pad0: u32,
-    _pad1: u32,
+    shear: f32,        // rows per column: sample (x, y) reads page row y + shear * (x - shear_cx)
+    shear_cx: f32,
     _pad2: u32,
 }
 
@@ -66,7 +66,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let y = p.sy0 + (f32(oy) + (f32(j) + 0.5) / f32(p.ny)) * p.step_y - 0.5;
         for (var k = 0u; k < p.nx; k = k + 1u) {
             let x = p.sx0 + (f32(ox) + (f32(k) + 0.5) / f32(p.nx)) * p.step_x - 0.5;
-            acc = acc + sample_bilinear(x, y);
+            acc = acc + sample_bilinear(x, y + p.shear * (x - p.shear_cx));
         }
     }
     let g = acc * (1.0 / f32(p.nx * p.ny));

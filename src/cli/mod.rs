@@ -1,5 +1,6 @@
 //! Subcommands of the `ferrocr` binary, one file each. `anyhow` is used only at this edge.
 
+pub mod average;
 pub mod doctor;
 pub mod eval_lines;
 pub mod load;
@@ -37,6 +38,8 @@ pub enum Command {
     Ocr(ocr::OcrArgs),
     /// Train the line recogniser on synthetic data.
     Train(train::TrainArgs),
+    /// Average the weights of checkpoints of one training run into a new model directory.
+    AverageModels(average::AverageArgs),
     /// Measure the recogniser on labelled line crops (lines.jsonl); boxes at least 3x taller than
     /// wide are also read turned (vertical text).
     EvalLines(eval_lines::EvalLinesArgs),
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ocr(a) => ocr::run(a),
         Command::Train(a) => train::run(a),
+        Command::AverageModels(a) => average::run(a),
         Command::EvalLines(a) => eval_lines::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Load(a) => load::run(a),

@@ -7,8 +7,9 @@
 //! in a 17 px box reaches the model at half the size of the same line boxed tightly), and the
 //! synthetic training lines are framed on their text's ink alone. So the ink box here is:
 //! 1. the rows and columns holding ink (Otsu threshold over the box);
-//! 2. without horizontal rules in the outer bands (a row whose longest ink run covers most of
-//!    the ink width), together with anything beyond them;
+//! 2. without horizontal rules in the outer bands (an unbroken straight line of ink covering
+//!    most of the ink width, level or slanted by up to ~2°, as on a page scanned askew),
+//!    together with anything beyond them;
 //! 3. without edge bands of rows that a blank row separates from the text and that are much
 //!    lower than it (fragments of the neighbouring lines);
 //! 4. of several text lines left touching each other (through a descender, a signature
@@ -38,6 +39,11 @@ const VALLEY: f32 = 0.15;
 /// A text line's body (its rows with at least [`PEAK`] of its peak ink) covers at least this
 /// fraction of its height.
 const BODY: f32 = 0.35;
+/// Slopes (rows per column) at which rules are looked for: level, and up to about 2.3 degrees
+/// either way.
+const RULE_SLOPES: &[f32] = &[
+    0.0, 0.005, -0.005, 0.01, -0.01, 0.02, -0.02, 0.03, -0.03, 0.04, -0.04,
+];
 /// Whatever is cut, at least this fraction of the first ink height remains.
 const MIN_KEPT: f32 = 0.3;
 
@@ -102,16 +108,6 @@ impl InkMask {
     /// Ink pixels of row `y` between columns `x0..x1`.
     fn row_count(&self, y: usize, x0: usize, x1: usize) -> usize {
         (x0..x1).filter(|&x| self.at(x, y)).count()
-    }
-
-    /// Longest run of ink in row `y` between columns `x0..x1`.
-    fn row_run(&self, y: usize, x0: usize, x1: usize) -> usize {
-        let (mut best, mut run) = (0, 0);
-        for x in x0..x1 {
-            run = if self.at(x, y) { run + 1 } else { 0 };
-            best = best.max(run);
-        }
-        best
     }
 
     /// First and last column (exclusive end) holding ink in rows `y0..y1`.
@@ -184,12 +180,11 @@ fn text_rows_and_columns(mask: &InkMask, h: usize) -> Option<(usize, usize, usiz
     // 2. Rules in the outer bands, and whatever lies beyond them.
     let (mut top, mut bottom) = (y0, y1);
     let band = ((y1 - y0) as f32 * RULE_BAND).floor() as usize;
-    let is_rule = |y: usize| mask.row_run(y, x0, x1) as f32 >= RULE_RUN * (x1 - x0) as f32;
-    if let Some(y) = (y1 - band..y1).find(|&y| is_rule(y)) {
-        bottom = y;
+    if let Some((first_row, _)) = rule_in(mask, x0, x1, y1 - band, y1, true) {
+        bottom = first_row;
     }
-    if let Some(y) = (y0..y0 + band).rev().find(|&y| is_rule(y)) {
-        top = y + 1;
+    if let Some((_, last_row)) = rule_in(mask, x0, x1, y0, y0 + band, false) {
+        top = last_row + 1;
     }
     while top < bottom && !inked(top, x0, x1) {
         top += 1;
@@ -242,6 +237,58 @@ fn text_rows_and_columns(mask: &InkMask, h: usize) -> Option<(usize, usize, usiz
     // 5. Columns of what remains.
     let (cx0, cx1) = mask.columns(top, bottom)?;
     Some((cx0, cx1, top, bottom))
+}
+
+/// The rule nearest the text among those lying wholly in rows `lo..hi`: a straight line of
+/// ink, level or at one of [`RULE_SLOPES`] (a form rule on a page scanned a little askew
+/// crosses several rows), unbroken over at least [`RULE_RUN`] of the ink width `x0..x1`.
+/// Returns its first and last row; `bottom_band` picks the highest rule (nearest text above
+/// it), otherwise the lowest.
+fn rule_in(
+    mask: &InkMask,
+    x0: usize,
+    x1: usize,
+    lo: usize,
+    hi: usize,
+    bottom_band: bool,
+) -> Option<(usize, usize)> {
+    if lo >= hi || x1 <= x0 {
+        return None;
+    }
+    let need = RULE_RUN * (x1 - x0) as f32;
+    let mut best: Option<(usize, usize)> = None;
+    for &slope in RULE_SLOPES {
+        let rise = (slope.abs() * (x1 - x0) as f32).ceil() as isize;
+        for start in lo as isize - rise..hi as isize + rise {
+            let row_at = |x: usize| start + (slope * (x - x0) as f32).round() as isize;
+            let (mut run, mut run_start) = (0usize, x0);
+            for x in x0..=x1 {
+                let y = if x < x1 { row_at(x) } else { -1 };
+                let inside = y >= lo as isize && y < hi as isize;
+                if inside && mask.at(x, y as usize) {
+                    if run == 0 {
+                        run_start = x;
+                    }
+                    run += 1;
+                    continue;
+                }
+                if run as f32 >= need {
+                    let (a, b) = (row_at(run_start) as usize, row_at(x - 1) as usize);
+                    let rows = (a.min(b), a.max(b));
+                    let nearer = match best {
+                        None => true,
+                        Some(r) if bottom_band => rows.0 < r.0,
+                        Some(r) => rows.1 > r.1,
+                    };
+                    if nearer {
+                        best = Some(rows);
+                    }
+                }
+                run = 0;
+            }
+        }
+    }
+    best
 }
 
 /// Whether a row profile has a text line's body: a run of rows with at least [`PEAK`] of its
@@ -370,6 +417,22 @@ mod tests {
         fill(&mut g, 40, 33, 150, 34); // rule above
         assert_eq!(
             tighten_to_ink(&g, BBox::new(35, 30, 160, 60)),
+            BBox::new(50, 40, 135, 52)
+        );
+    }
+
+    #[test]
+    fn drops_slanted_rules_and_the_line_beyond() {
+        let mut g = page();
+        glyphs(&mut g, 52, 5, 20, 30); // the line above, beyond the rule
+        text(&mut g, 40, 52);
+        // A 2 px rule rising 4 rows over 110 columns (~2°), touching no row the text uses.
+        for x in 40..150u32 {
+            let y = 37 - (x - 40) / 28;
+            fill(&mut g, x, y, x + 1, y + 2);
+        }
+        assert_eq!(
+            tighten_to_ink(&g, BBox::new(35, 20, 160, 56)),
             BBox::new(50, 40, 135, 52)
         );
     }

@@ -15,6 +15,7 @@ pub mod model;
 pub mod normalize;
 pub mod numeric;
 pub mod region;
+pub mod skew;
 
 use std::sync::Arc;
 

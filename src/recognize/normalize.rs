@@ -12,6 +12,9 @@
 //! 4. map intensities so paper = 0.0 and ink = 1.0 (robust percentiles of the crop);
 //! 5. pad the width to a multiple of [`WIDTH_MULTIPLE`] (the model's horizontal downsampling).
 //!
+//! A slanted line (a page scanned askew) is read along its slope ([`super::skew`]): steps 1–4
+//! then work on the box as if it were level.
+//!
 //! Light text on a dark ground (a box with most of its pixels on the dark side of its Otsu
 //! threshold: reverse-video labels, shaded headers) is tightened on the box's negative and mapped
 //! the other way round (ground = 0.0, text = 1.0), so the model always sees dark-on-light text.
@@ -20,6 +23,7 @@ use image::GrayImage;
 
 pub use super::ink_box::tighten_to_ink;
 use super::ink_box::{has_contrast, histogram, otsu, percentile};
+use super::skew;
 use crate::geometry::BBox;
 
 /// Height of every model input line, in pixels.
@@ -136,6 +140,13 @@ pub struct LineGeometry {
     /// Gray range mapped onto 0..=1 (at least 32 in size): positive for dark text on light
     /// paper, negative for light text on a dark ground (`paper_level` is then the ground).
     pub range: f32,
+    /// Slope of the line (rows per column, [`super::skew`]): the window is read along it, a
+    /// sample at `(x, y)` coming from page row `y + shear * (x - shear_cx)`; 0.0 for a level
+    /// line. `source_y0` is then measured along the slope, and `ink_box` is the page box
+    /// around the slanted ink.
+    pub shear: f32,
+    /// Column about which the window is sheared (the box's centre).
+    pub shear_cx: f32,
 }
 
 /// A box holds light text on a dark ground when more than this fraction of its pixels fall on
@@ -166,8 +177,44 @@ fn tighten_light_ink(gray: &GrayImage, bbox: BBox) -> BBox {
 }
 
 /// Decide the geometry and intensity mapping of the line at `bbox` (steps 1, 2 and 4 of the
-/// module docs), see [`LineGeometry`].
+/// module docs), see [`LineGeometry`]; a slanted line ([`skew::estimate_shear`]) is framed on
+/// a copy of its box read along its slope.
 pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
+    let b = bbox.clamp(gray.width(), gray.height());
+    let shear = if b.is_empty() {
+        0.0
+    } else {
+        skew::estimate_shear(gray, b, light_on_dark(gray, b))
+    };
+    if shear == 0.0 {
+        return level_geometry(gray, bbox);
+    }
+    let cx = (b.x0 + b.x1) as f32 / 2.0;
+    let ext = (b.height() as f32 * 0.5).ceil() as u32 + 1;
+    let copy = skew::sheared_copy(gray, b, shear, cx, ext);
+    let mut geo = level_geometry(&copy, BBox::new(0, ext, b.width(), ext + b.height()));
+    // From the copy's pixels to page columns and rows measured along the slope.
+    let (dx, dy) = (b.x0 as f32, b.y0 as f32 - ext as f32);
+    geo.source_x0 += dx;
+    geo.source_y0 += dy;
+    let ink = geo.ink_box;
+    let (x0, x1) = (ink.x0 as f32 + dx, ink.x1 as f32 + dx);
+    let rise = [shear * (x0 - cx), shear * (x1 - cx)];
+    let (lo, hi) = (rise[0].min(rise[1]), rise[0].max(rise[1]));
+    let page_y = |y: f32, r: f32| (y + dy + r).clamp(0.0, gray.height() as f32);
+    geo.ink_box = BBox::new(
+        x0 as u32,
+        page_y(ink.y0 as f32, lo).floor() as u32,
+        x1 as u32,
+        page_y(ink.y1 as f32, hi).ceil() as u32,
+    );
+    geo.shear = shear;
+    geo.shear_cx = cx;
+    geo
+}
+
+/// [`line_geometry`] of a line read level.
+fn level_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
     let inverted = light_on_dark(gray, bbox);
     let ink = if inverted {
         tighten_light_ink(gray, bbox)
@@ -227,6 +274,8 @@ pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
         ny: ((1.0 / scale_y).ceil() as usize).clamp(1, 4),
         paper_level,
         range,
+        shear: 0.0,
+        shear_cx: 0.0,
     }
 }
 
@@ -241,6 +290,7 @@ pub fn resample_line(gray: &GrayImage, geo: &LineGeometry) -> LineImage {
     let step_y = 1.0 / geo.scale_y;
     let (nx, ny) = (geo.nx, geo.ny);
     let inv = 1.0 / (nx * ny) as f32;
+    let (shear, cx) = (geo.shear, geo.shear_cx);
     for oy in 0..LINE_HEIGHT {
         for ox in 0..out_w {
             let mut acc = 0.0;
@@ -248,7 +298,7 @@ pub fn resample_line(gray: &GrayImage, geo: &LineGeometry) -> LineImage {
                 let y = sy0 + (oy as f32 + (j as f32 + 0.5) / ny as f32) * step_y - 0.5;
                 for i in 0..nx {
                     let x = sx0 + (ox as f32 + (i as f32 + 0.5) / nx as f32) * step_x - 0.5;
-                    acc += sample_bilinear(gray, x, y, paper_level);
+                    acc += sample_bilinear(gray, x, y + shear * (x - cx), paper_level);
                 }
             }
             let g = acc * inv;

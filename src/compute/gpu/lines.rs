@@ -69,6 +69,8 @@ impl GpuPreprocessor {
                     f(g.paper_level),
                     f(g.range),
                     LINE_HEIGHT as u32,
+                    f(g.shear),
+                    f(g.shear_cx),
                 ]);
                 b.dispatch(
                     &self.pipes.resample,

@@ -127,6 +127,28 @@ pub fn line_boxes(page: &DynamicImage) -> (GrayImage, Vec<BBox>) {
     (prepared.gray, boxes)
 }
 
+/// Slope given to the slanted copy of the sample lines ([`slanted`]), rows per column.
+pub const SLANT: f32 = 0.02;
+
+/// A copy of `page` whose columns are moved down by `SLANT * x` (text lines climbing ~1.1°
+/// to the left, as on a page scanned askew) and `boxes` grown to hold their slanted lines:
+/// lines that normalisation reads along a slope, for the resampling parity check.
+pub fn slanted(page: &GrayImage, boxes: &[BBox]) -> (GrayImage, Vec<BBox>) {
+    let drop = |x: u32| (SLANT * x as f32).round() as u32;
+    let extra = drop(page.width());
+    let out = GrayImage::from_fn(page.width(), page.height() + extra, |x, y| {
+        match y.checked_sub(drop(x)) {
+            Some(src) if src < page.height() => *page.get_pixel(x, src),
+            _ => image::Luma([255]),
+        }
+    });
+    let boxes = boxes
+        .iter()
+        .map(|b| BBox::new(b.x0, b.y0 + drop(b.x0), b.x1, b.y1 + drop(b.x1)))
+        .collect();
+    (out, boxes)
+}
+
 #[cfg(feature = "gpu")]
 /// Run every kernel on `pages` (one batch) and on the CPU, and compare.
 pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Vec<KernelCheck>> {
@@ -222,6 +244,19 @@ pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Ve
         lines.extend(again);
         grays.push(negative);
     }
+    // Slanted lines (read along their slope): the first page's lines again, sheared.
+    if let Some(first) = grays.first() {
+        let boxes: Vec<BBox> = lines
+            .iter()
+            .filter(|&&(i, _)| i == 0)
+            .take(8)
+            .map(|&(_, b)| b)
+            .collect();
+        let (page, boxes) = slanted(first, &boxes);
+        let k = grays.len();
+        lines.extend(boxes.into_iter().map(|b| (k, b)));
+        grays.push(page);
+    }
     let cpu = timed(|| {
         lines
             .iter()
@@ -301,4 +336,26 @@ pub fn check_model(
         cpu_ms,
         gpu_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recognize::normalize::line_geometry;
+
+    #[test]
+    fn slanted_sample_lines_are_read_along_their_slope() {
+        let mut page = GrayImage::from_pixel(400, 60, image::Luma([250]));
+        for i in 0..14u32 {
+            for x in 20 + i * 25..20 + i * 25 + 18 {
+                for y in 20..30 {
+                    page.put_pixel(x, y, image::Luma([20]));
+                }
+            }
+        }
+        let (g, boxes) = slanted(&page, &[BBox::new(15, 15, 385, 35)]);
+        let geo = line_geometry(&g, boxes[0]);
+        assert!((geo.shear - SLANT).abs() < 0.003, "shear {}", geo.shear);
+        assert_eq!(line_geometry(&page, BBox::new(15, 15, 385, 35)).shear, 0.0);
+    }
 }
