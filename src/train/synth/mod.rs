@@ -230,6 +230,8 @@ impl SynthGenerator {
             px,
             stretch: if xh_final >= 9.0 && rng.random_bool(0.15) {
                 uniform(rng, 0.6, 0.85) // tall narrow receipt faces
+            } else if xh_final >= 7.0 && rng.random_bool(0.06) {
+                uniform(rng, 1.25, 1.8) // wide extended letterhead and display faces
             } else if font.style.mono {
                 uniform(rng, 0.95, 1.05)
             } else {
