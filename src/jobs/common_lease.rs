@@ -125,6 +125,8 @@ macro_rules! store_leases {
                     if e.is_lease_lost() {
                         Self::bump_counter(&mut tx, "fenced_writes").await?;
                         tx.commit().await?;
+                    } else {
+                        tx.rollback().await?;
                     }
                     Err(e)
                 }
@@ -178,6 +180,9 @@ macro_rules! store_leases {
             let mut tx = self.fenced_tx(lease).await?;
             let job = self.get_in(&mut tx, lease.job_id).await?;
             if page_index < 0 || job.pages_total.is_some_and(|t| page_index >= t) {
+                // Release the row lock now: a dropped transaction rolls back only when its
+                // connection is next used, and until then claims (`SKIP LOCKED`) miss the job.
+                tx.rollback().await?;
                 return Err($crate::jobs::JobError::BadRequest(format!(
                     "page index {page_index} out of range (pages_total {:?})",
                     job.pages_total
@@ -333,6 +338,7 @@ macro_rules! store_leases {
             .execute(&mut *tx)
             .await?;
             if updated.rows_affected() == 0 {
+                tx.rollback().await?;
                 return Err($crate::jobs::JobError::NotFound(id));
             }
             sqlx::query(
