@@ -181,18 +181,20 @@ fn tighten_light_ink(gray: &GrayImage, bbox: BBox) -> BBox {
 /// a copy of its box read along its slope.
 pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
     let b = bbox.clamp(gray.width(), gray.height());
+    let inverted = light_on_dark(gray, b);
     let shear = if b.is_empty() {
         0.0
     } else {
-        skew::estimate_shear(gray, b, light_on_dark(gray, b))
+        skew::estimate_shear(gray, b, inverted)
     };
     if shear == 0.0 {
-        return level_geometry(gray, bbox);
+        return level_geometry(gray, bbox, inverted);
     }
     let cx = (b.x0 + b.x1) as f32 / 2.0;
     let ext = (b.height() as f32 * 0.5).ceil() as u32 + 1;
     let copy = skew::sheared_copy(gray, b, shear, cx, ext);
-    let mut geo = level_geometry(&copy, BBox::new(0, ext, b.width(), ext + b.height()));
+    let inner = BBox::new(0, ext, b.width(), ext + b.height());
+    let mut geo = level_geometry(&copy, inner, light_on_dark(&copy, inner));
     // From the copy's pixels to page columns and rows measured along the slope.
     let (dx, dy) = (b.x0 as f32, b.y0 as f32 - ext as f32);
     geo.source_x0 += dx;
@@ -213,9 +215,8 @@ pub fn line_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
     geo
 }
 
-/// [`line_geometry`] of a line read level.
-fn level_geometry(gray: &GrayImage, bbox: BBox) -> LineGeometry {
-    let inverted = light_on_dark(gray, bbox);
+/// [`line_geometry`] of a line read level; `inverted`: [`light_on_dark`] of the box.
+fn level_geometry(gray: &GrayImage, bbox: BBox, inverted: bool) -> LineGeometry {
     let ink = if inverted {
         tighten_light_ink(gray, bbox)
     } else {
