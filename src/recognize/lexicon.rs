@@ -11,7 +11,10 @@
 //! replaces the reading when its log-probability is within [`MAX_LOG_PRIOR_GAIN`] of the
 //! reading's. Confident readings therefore never change: a frame at 99 % for one letter makes
 //! any other letter there ~100x less likely. The replaced characters get their frames from the
-//! best alignment of the new word ([`ctc_align`]).
+//! best alignment of the new word ([`ctc_align`]). A word of [`MIN_WORD_LEN_TWO_EDITS`]+ letters
+//! with no winner one edit away is also weighed against lexicon words two edits away that
+//! change only its [`TWO_EDIT_POSITIONS`] least confident characters (substituted or deleted),
+//! under the same rule.
 //!
 //! Confidence: every judged word (read word of 3+ letters, in the lexicon or not) gets its
 //! posterior under the lexicon prior as its confidence, `q = weight(w) P(w) / Z` with `P` the
@@ -36,6 +39,13 @@ pub const MAX_LOG_PRIOR_GAIN: f32 = 3.0;
 
 /// Shortest read word that is corrected (shorter words have too many neighbours).
 pub const MIN_WORD_LEN: usize = 3;
+
+/// Shortest read word corrected towards words two edits away (shorter words have too many).
+pub const MIN_WORD_LEN_TWO_EDITS: usize = 6;
+
+/// Two-edit candidates change only the read word's this many least confident characters
+/// (substituted or deleted): the frames the model was unsure of.
+pub const TWO_EDIT_POSITIONS: usize = 3;
 
 /// A set of lower-case words.
 #[derive(Debug, Clone, Default)]
@@ -111,6 +121,49 @@ impl Lexicon {
             for c in b'a'..=b'z' {
                 buf[i] = c;
                 check(&buf);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+impl Lexicon {
+    /// Lexicon words reached from lower-case `w` by changing two of the characters at
+    /// `positions` (each substituted by a letter or deleted), sorted, without repeats.
+    pub fn two_edit_neighbours(&self, w: &str, positions: &[usize]) -> Vec<String> {
+        let b = w.as_bytes();
+        let mut out: Vec<String> = Vec::new();
+        let ops = |i: usize| {
+            (b'a'..=b'z')
+                .filter(move |&c| c != b[i])
+                .map(Some)
+                .chain([None])
+        };
+        for (k, &i) in positions.iter().enumerate() {
+            for &j in &positions[k + 1..] {
+                let (i, j) = (i.min(j), i.max(j));
+                if i == j || j >= b.len() {
+                    continue;
+                }
+                for oi in ops(i) {
+                    for oj in ops(j) {
+                        let mut cand: Vec<u8> = Vec::with_capacity(b.len());
+                        for (p, &c) in b.iter().enumerate() {
+                            match p {
+                                _ if p == i => cand.extend(oi),
+                                _ if p == j => cand.extend(oj),
+                                _ => cand.push(c),
+                            }
+                        }
+                        if let Ok(s) = std::str::from_utf8(&cand)
+                            && self.words.contains(s)
+                        {
+                            out.push(s.to_string());
+                        }
+                    }
+                }
             }
         }
         out.sort_unstable();
@@ -360,7 +413,18 @@ fn judge(
     let mut best: Option<(f32, String, Vec<usize>)> = None;
     let mut mass = read_lp.exp();
     let mut weighted = read_weight * read_lp.exp();
-    for cand in lexicon.neighbours(&lower) {
+    let mut candidates = lexicon.neighbours(&lower);
+    let one_edit = candidates.len();
+    if !read_known && lower.len() >= MIN_WORD_LEN_TWO_EDITS {
+        let mut order: Vec<usize> = (0..run.len()).collect();
+        order.sort_by(|&a, &b| run[a].confidence.total_cmp(&run[b].confidence));
+        order.truncate(TWO_EDIT_POSITIONS);
+        candidates.extend(lexicon.two_edit_neighbours(&lower, &order));
+    }
+    for (k, cand) in candidates.into_iter().enumerate() {
+        if k == one_edit && best.is_some() {
+            break; // a word one edit away won: two-edit words are not weighed
+        }
         let word = recase(&cand, &read);
         let Some(label) = encode(&word) else { continue };
         let score = ctc_log_prob(span, classes, &label);
@@ -475,6 +539,47 @@ mod tests {
         let mut line = greedy(&probs, &a);
         correct_line(&mut line, &probs, classes, &a, &lex);
         assert_eq!(line.text, "Iotal 5");
+    }
+
+    #[test]
+    fn two_uncertain_letters_of_a_long_word_are_corrected() {
+        let a = Alphabet::default();
+        let classes = a.num_classes();
+        let lex = Lexicon::from_text("research\nresearcher\n");
+        assert_eq!(
+            lex.two_edit_neighbours("rcscarch", &[1, 3, 0]),
+            vec!["research".to_string()]
+        );
+        // Not reachable by changing the given positions.
+        assert!(lex.two_edit_neighbours("rcscarch", &[0, 7]).is_empty());
+        // "research" read as "rcscarch": the two wrong letters are the uncertain ones.
+        let frame = |c: char| -> Vec<(char, f32)> {
+            match c {
+                'c' => vec![('c', 0.5), ('e', 0.4)],
+                _ => vec![(c, 0.95)],
+            }
+        };
+        let mut frames: Vec<Vec<(char, f32)>> = Vec::new();
+        for (i, c) in "rcscarch".chars().enumerate() {
+            // The last 'c' (research's own) is confident.
+            frames.push(if i == 6 { vec![('c', 0.95)] } else { frame(c) });
+            frames.push(Vec::new());
+        }
+        let refs: Vec<&[(char, f32)]> = frames.iter().map(|f| f.as_slice()).collect();
+        let probs = posteriors(&a, &refs);
+        let mut line = greedy(&probs, &a);
+        assert_eq!(line.text, "rcscarch");
+        correct_line(&mut line, &probs, classes, &a, &lex);
+        assert_eq!(line.text, "research");
+        // Short words are not corrected two edits away.
+        let short = Lexicon::from_text("tonal\n");
+        let frames: Vec<Vec<(char, f32)>> = "lanal".chars().map(|c| vec![(c, 0.5)]).collect();
+        let refs: Vec<&[(char, f32)]> = frames.iter().map(|f| f.as_slice()).collect();
+        let probs = posteriors(&a, &refs);
+        let mut line = greedy(&probs, &a);
+        let before = line.clone();
+        correct_line(&mut line, &probs, classes, &a, &short);
+        assert_eq!(line, before);
     }
 
     #[test]
