@@ -127,14 +127,13 @@ impl Lexicon {
         out.dedup();
         out
     }
-}
 
-impl Lexicon {
     /// Lexicon words reached from lower-case `w` by changing two of the characters at
     /// `positions` (each substituted by a letter or deleted), sorted, without repeats.
     pub fn two_edit_neighbours(&self, w: &str, positions: &[usize]) -> Vec<String> {
         let b = w.as_bytes();
         let mut out: Vec<String> = Vec::new();
+        let mut buf: Vec<u8> = Vec::with_capacity(b.len());
         let ops = |i: usize| {
             (b'a'..=b'z')
                 .filter(move |&c| c != b[i])
@@ -149,15 +148,15 @@ impl Lexicon {
                 }
                 for oi in ops(i) {
                     for oj in ops(j) {
-                        let mut cand: Vec<u8> = Vec::with_capacity(b.len());
+                        buf.clear();
                         for (p, &c) in b.iter().enumerate() {
                             match p {
-                                _ if p == i => cand.extend(oi),
-                                _ if p == j => cand.extend(oj),
-                                _ => cand.push(c),
+                                _ if p == i => buf.extend(oi),
+                                _ if p == j => buf.extend(oj),
+                                _ => buf.push(c),
                             }
                         }
-                        if let Ok(s) = std::str::from_utf8(&cand)
+                        if let Ok(s) = std::str::from_utf8(&buf)
                             && self.words.contains(s)
                         {
                             out.push(s.to_string());
