@@ -77,6 +77,18 @@ impl Canvas {
     }
 }
 
+/// Turn every pixel where `paper(x, y)` holds to white paper (broken or dotted print).
+fn paper_where(img: &mut GrayImage, mut paper: impl FnMut(u32, u32) -> bool) {
+    let (w, h) = img.dimensions();
+    for y in 0..h {
+        for x in 0..w {
+            if paper(x, y) {
+                img.put_pixel(x, y, Luma([255]));
+            }
+        }
+    }
+}
+
 fn all_lines(layout: &PageLayout) -> Vec<&LayoutLine> {
     layout.blocks.iter().flat_map(|b| b.lines.iter()).collect()
 }
@@ -363,14 +375,7 @@ fn broken_thermal_print_still_forms_lines() {
     }
     // Dead print-head dots: thin white columns through every glyph, plus random dropouts.
     let mut rng = ChaCha8Rng::seed_from_u64(11);
-    let (w, h) = c.img.dimensions();
-    for y in 0..h {
-        for x in 0..w {
-            if x % 7 == 0 || rng.random_bool(0.05) {
-                c.img.put_pixel(x, y, Luma([255]));
-            }
-        }
-    }
+    paper_where(&mut c.img, |x, _| x % 7 == 0 || rng.random_bool(0.05));
     let layout = analyze(&c.img, &LayoutOptions::default());
     dump(&layout);
     let lines = all_lines(&layout);
@@ -392,14 +397,7 @@ fn dot_matrix_print_is_rejoined() {
         c.text(60.0, 100.0 + i as f32 * 60.0, SIZE, t);
     }
     // Keep one ink pixel in every 3 x 3 cell: each glyph falls apart into single dots.
-    let (w, h) = c.img.dimensions();
-    for y in 0..h {
-        for x in 0..w {
-            if x % 3 != 0 || y % 3 != 0 {
-                c.img.put_pixel(x, y, Luma([255]));
-            }
-        }
-    }
+    paper_where(&mut c.img, |x, y| x % 3 != 0 || y % 3 != 0);
     let layout = analyze(&c.img, &LayoutOptions::default());
     dump(&layout);
     let lines = all_lines(&layout);
@@ -422,14 +420,7 @@ fn dense_dot_matrix_fragments_are_rejoined() {
     }
     // One-pixel paper lines every 7 pixels both ways: each glyph falls apart into fragments of
     // up to 6 x 6 pixels (too big for dots, far smaller than the glyphs).
-    let (w, h) = c.img.dimensions();
-    for y in 0..h {
-        for x in 0..w {
-            if x % 7 == 0 || y % 7 == 0 {
-                c.img.put_pixel(x, y, Luma([255]));
-            }
-        }
-    }
+    paper_where(&mut c.img, |x, y| x % 7 == 0 || y % 7 == 0);
     let layout = analyze(&c.img, &LayoutOptions::default());
     dump(&layout);
     let lines = all_lines(&layout);

@@ -9,6 +9,7 @@
 pub mod alphabet;
 pub mod crnn;
 pub mod ctc;
+pub mod ctc_score;
 pub mod ink_box;
 pub mod lexicon;
 pub mod model;
