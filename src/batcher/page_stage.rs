@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::preprocess::{
     CpuKernels, PageKernels, PageTransform, PreparedPage, PreprocessOptions, preprocess_batch,
 };
-use crate::recognize::{LineImage, LineText, normalize_line};
+use crate::recognize::{LineImage, LineText, normalize_line_with_views};
 
 /// What the line stage sends back for one page: its line images (handed back, not copied) and
 /// their texts.
@@ -122,7 +122,7 @@ pub(crate) fn run(
                     if let Some(page) = lay_out(task, None, &metrics) {
                         let images = page
                             .line_boxes()
-                            .map(|b| normalize_line(&page.prepared.gray, b))
+                            .map(|b| normalize_line_with_views(&page.prepared.gray, b))
                             .collect();
                         queue_lines(page, images, &lines);
                     }

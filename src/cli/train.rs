@@ -38,6 +38,10 @@ pub struct TrainArgs {
     /// Linear warm-up steps.
     #[arg(long, default_value_t = 300)]
     pub warmup: u64,
+    /// Step the learning-rate schedule (warm-up, then cosine decay to 5 % of --lr at --steps)
+    /// starts from: 0 for a new run; a resumed run's step for a warm restart.
+    #[arg(long, default_value_t = 0)]
+    pub schedule_from: u64,
     /// Validate every N steps.
     #[arg(long, default_value_t = 500)]
     pub val_every: u64,
@@ -103,6 +107,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
         seed: a.seed,
         lr: a.lr,
         warmup: a.warmup,
+        schedule_from: a.schedule_from,
         val_every: a.val_every,
         checkpoint_every: a.checkpoint_every,
         val_lines: a.val_lines,

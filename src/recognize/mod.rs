@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod numeric;
 pub mod region;
 pub mod skew;
+pub mod views;
 
 use std::sync::Arc;
 
@@ -30,7 +31,9 @@ use alphabet::Alphabet;
 use crnn::Crnn;
 pub use ctc::{LineText, RecognizedChar};
 use model::ModelArtifact;
-pub use normalize::{LINE_HEIGHT, LineImage, WIDTH_MULTIPLE, normalize_line};
+pub use normalize::{
+    LINE_HEIGHT, LineImage, WIDTH_MULTIPLE, normalize_line, normalize_line_with_views,
+};
 
 /// Reads normalised text lines. Implementations must be usable from many threads.
 pub trait Recognizer: Send + Sync {
@@ -231,6 +234,19 @@ impl CrnnRecognizer {
         Ok(out)
     }
 
+    /// Decode one line's `frames x classes` posteriors (as [`Self::line_probabilities`] gives
+    /// them): greedy CTC, then the lexicon (when the model has one) and numeric context.
+    pub fn decode_probabilities(&self, probs: &[f32]) -> LineText {
+        let classes = self.alphabet.num_classes();
+        let frames = probs.len() / classes;
+        let mut text = ctc::greedy_decode(probs, frames, classes, &self.alphabet);
+        if let Some(lex) = &self.lexicon {
+            lexicon::correct_line(&mut text, probs, classes, &self.alphabet, lex);
+        }
+        numeric::fix_numeric_context(&mut text);
+        text
+    }
+
     /// Output classes of the model (alphabet + blank).
     pub fn num_classes(&self) -> usize {
         self.alphabet.num_classes()
@@ -255,13 +271,14 @@ impl CrnnRecognizer {
     }
 }
 
-impl Recognizer for CrnnRecognizer {
-    fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
+impl CrnnRecognizer {
+    /// One reading per line, in order: batched forward passes, then decoding.
+    fn read(&self, lines: &[&LineImage]) -> Result<Vec<LineText>> {
         let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
         let classes = self.alphabet.num_classes();
         let mut out: Vec<LineText> = vec![LineText::default(); lines.len()];
         for batch in plan_batches(&widths, self.policy) {
-            let refs: Vec<&LineImage> = batch.iter().map(|&i| &lines[i]).collect();
+            let refs: Vec<&LineImage> = batch.iter().map(|&i| lines[i]).collect();
             let (probs, t) = self.forward_batch(&refs);
             if probs.len() != refs.len() * t * classes {
                 return Err(OcrError::Backend(format!(
@@ -273,12 +290,35 @@ impl Recognizer for CrnnRecognizer {
             for (k, &i) in batch.iter().enumerate() {
                 let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
                 let slice = &probs[k * t * classes..(k * t + frames) * classes];
-                let mut text = ctc::greedy_decode(slice, frames, classes, &self.alphabet);
-                if let Some(lex) = &self.lexicon {
-                    lexicon::correct_line(&mut text, slice, classes, &self.alphabet, lex);
+                out[i] = self.decode_probabilities(slice);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Recognizer for CrnnRecognizer {
+    /// Reads every line, then gives the lines it is unsure of that carry views a second look
+    /// ([`views`]): all their views in one more batched call, keeping the best reading.
+    fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
+        let mut out = self.read(&lines.iter().collect::<Vec<_>>())?;
+        let unsure: Vec<usize> = (0..lines.len())
+            .filter(|&i| !lines[i].views.is_empty() && views::wants_second_look(&out[i]))
+            .collect();
+        if unsure.is_empty() {
+            return Ok(out);
+        }
+        let others: Vec<&LineImage> = unsure.iter().flat_map(|&i| &lines[i].views).collect();
+        let mut texts = self.read(&others)?.into_iter();
+        for &i in &unsure {
+            let mut best = views::reading_score(&out[i]);
+            for view in &lines[i].views {
+                let text = texts.next().unwrap_or_default();
+                let score = views::reading_score(&text);
+                if score > best {
+                    best = score;
+                    out[i] = views::into_line_frames(text, view, &lines[i]);
                 }
-                numeric::fix_numeric_context(&mut text);
-                out[i] = text;
             }
         }
         Ok(out)
@@ -337,5 +377,48 @@ mod tests {
         seen.sort();
         assert_eq!(seen, (0..300).collect::<Vec<_>>());
         assert!(b.iter().all(|x| x.len() <= 64));
+    }
+
+    #[test]
+    fn unsure_lines_are_read_again_from_their_views() {
+        let artifact = ModelArtifact::embedded().expect("the shipped model is embedded");
+        let rec = CrnnRecognizer::new(&artifact, Device::flex(), "cpu").expect("model");
+        let page = image::load_from_memory(include_bytes!("../../tests/data/sample-letter.png"))
+            .expect("sample page")
+            .to_luma8();
+        let line = normalize_line_with_views(&page, crate::BBox::new(125, 98, 500, 162));
+        assert_eq!(line.views.len(), views::SECOND_LOOK_VIEWS);
+        let plain = LineImage {
+            views: Vec::new(),
+            ..line.clone()
+        };
+        let first = rec.recognize(std::slice::from_ref(&plain)).expect("read");
+        assert_eq!(first[0].text, "ferrocr sample letter");
+        // A sure reading is kept even when its views hold nothing.
+        let mut blank_views = line.clone();
+        blank_views
+            .views
+            .iter_mut()
+            .for_each(|v| v.pixels.fill(0.0));
+        assert_eq!(rec.recognize(&[blank_views]).expect("read"), first);
+        // Nothing readable in the line itself: its views are read, in the line's frames.
+        let mut blank = line.clone();
+        blank.pixels.fill(0.0);
+        let again = rec.recognize(&[blank]).expect("read").remove(0);
+        assert_eq!(again.text, "ferrocr sample letter");
+        let frames = line.content_width.div_ceil(WIDTH_MULTIPLE);
+        assert_eq!(again.frames, frames);
+        assert!(
+            again
+                .chars
+                .iter()
+                .all(|c| c.first_frame <= c.last_frame && c.last_frame < frames)
+        );
+        assert!(
+            again
+                .chars
+                .windows(2)
+                .all(|w| w[0].first_frame <= w[1].first_frame)
+        );
     }
 }

@@ -57,6 +57,9 @@ pub struct LineImage {
     pub scale_y: f32,
     /// The tightened ink box on the page.
     pub ink_box: BBox,
+    /// Other views of the same line ([`super::views`]), read only when the model is unsure of
+    /// this one; empty for training lines and for lines drawn without views.
+    pub views: Vec<LineImage>,
 }
 
 impl LineImage {
@@ -83,11 +86,13 @@ impl LineImage {
             scale_x: 1.0,
             scale_y: 1.0,
             ink_box: BBox::new(0, 0, width as u32, LINE_HEIGHT as u32),
+            views: Vec::new(),
         }
     }
 }
 
-fn pad_width(w: usize) -> usize {
+/// `w` rounded up to a multiple of [`WIDTH_MULTIPLE`] (at least one multiple).
+pub(crate) fn pad_width(w: usize) -> usize {
     w.max(WIDTH_MULTIPLE).div_ceil(WIDTH_MULTIPLE) * WIDTH_MULTIPLE
 }
 
@@ -315,12 +320,25 @@ pub fn resample_line(gray: &GrayImage, geo: &LineGeometry) -> LineImage {
         scale_x: geo.scale_x,
         scale_y: geo.scale_y,
         ink_box: geo.ink_box,
+        views: Vec::new(),
     }
 }
 
 /// Normalise the line at `bbox` on `gray` into a model input (see the module docs).
 pub fn normalize_line(gray: &GrayImage, bbox: BBox) -> LineImage {
     resample_line(gray, &line_geometry(gray, bbox))
+}
+
+/// [`normalize_line`] with the line's views drawn beside it (for the recogniser's second look
+/// at lines it is unsure of, [`super::views`]): how page lines are normalised for reading.
+pub fn normalize_line_with_views(gray: &GrayImage, bbox: BBox) -> LineImage {
+    let geo = line_geometry(gray, bbox);
+    let mut line = resample_line(gray, &geo);
+    line.views = super::views::view_geometries(&geo)
+        .iter()
+        .map(|g| resample_line(gray, g))
+        .collect();
+    line
 }
 
 #[cfg(test)]

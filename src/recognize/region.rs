@@ -10,7 +10,8 @@
 
 use image::{GrayImage, imageops};
 
-use super::normalize::{LineImage, normalize_line};
+use super::normalize::{LineImage, normalize_line_with_views};
+use super::views::reading_score;
 use super::{LineText, Recognizer};
 use crate::error::Result;
 use crate::geometry::BBox;
@@ -29,13 +30,13 @@ pub struct RegionPlan {
 
 /// Plan how to read the box `bbox` of `gray` (see the module docs).
 pub fn plan_region(gray: &GrayImage, bbox: BBox) -> RegionPlan {
-    let mut readings = vec![normalize_line(gray, bbox)];
+    let mut readings = vec![normalize_line_with_views(gray, bbox)];
     let b = bbox.clamp(gray.width(), gray.height());
     if !b.is_empty() && b.height() as f32 >= VERTICAL_ASPECT * b.width() as f32 {
         let crop = imageops::crop_imm(gray, b.x0, b.y0, b.width(), b.height()).to_image();
         for turned in [imageops::rotate90(&crop), imageops::rotate270(&crop)] {
             let whole = BBox::new(0, 0, turned.width(), turned.height());
-            readings.push(normalize_line(&turned, whole));
+            readings.push(normalize_line_with_views(&turned, whole));
         }
     }
     RegionPlan { readings }
@@ -55,20 +56,11 @@ pub fn read_regions(recognizer: &dyn Recognizer, plans: &[&RegionPlan]) -> Resul
         .collect())
 }
 
-/// Sum of the confidences of a reading's non-space characters.
-fn score(text: &LineText) -> f32 {
-    text.chars
-        .iter()
-        .filter(|c| c.ch != ' ')
-        .map(|c| c.confidence)
-        .sum()
-}
-
-/// The reading with the highest [`score`]; the earliest on ties (upright first).
+/// The reading with the highest [`reading_score`]; the earliest on ties (upright first).
 fn best_reading(readings: impl Iterator<Item = LineText>) -> LineText {
     let mut best: Option<(f32, LineText)> = None;
     for r in readings {
-        let s = score(&r);
+        let s = reading_score(&r);
         if best.as_ref().is_none_or(|(b, _)| s > *b) {
             best = Some((s, r));
         }

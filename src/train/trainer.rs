@@ -48,6 +48,8 @@ pub struct TrainOptions {
     pub lr: f64,
     /// Linear warm-up steps.
     pub warmup: u64,
+    /// Step the schedule starts from (0, or a resumed step for a warm restart).
+    pub schedule_from: u64,
     /// Validate every N steps.
     pub val_every: u64,
     /// Write a checkpoint every N steps.
@@ -65,11 +67,15 @@ pub struct TrainOptions {
 /// Index offset of held-out synthetic validation samples (training never reaches it).
 const VALIDATION_OFFSET: u64 = 1 << 48;
 
+/// Learning rate at `step`: linear warm-up over `warmup` steps from `schedule_from`, then cosine
+/// decay to 5 % of `lr` at `steps`.
 fn learning_rate(opts: &TrainOptions, step: u64) -> f64 {
+    let step = step.saturating_sub(opts.schedule_from);
     if step < opts.warmup {
         return opts.lr * (step + 1) as f64 / opts.warmup as f64;
     }
-    let span = opts.steps.saturating_sub(opts.warmup).max(1) as f64;
+    let total = opts.steps.saturating_sub(opts.schedule_from);
+    let span = total.saturating_sub(opts.warmup).max(1) as f64;
     let progress = ((step - opts.warmup) as f64 / span).min(1.0);
     let floor = 0.05;
     opts.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()))
@@ -364,4 +370,45 @@ fn save_checkpoint(
         state.step
     ));
     save_state(out, &st)
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    fn options(steps: u64, warmup: u64, schedule_from: u64) -> TrainOptions {
+        TrainOptions {
+            out: PathBuf::new(),
+            steps,
+            stop_at: None,
+            batch: 1,
+            device: DevicePreference::Cpu,
+            resume: true,
+            seed: 1,
+            lr: 1e-3,
+            warmup,
+            schedule_from,
+            val_every: 1,
+            checkpoint_every: 1,
+            val_lines: None,
+            val_real_limit: 0,
+            val_synth: 0,
+            log_every: 1,
+        }
+    }
+
+    #[test]
+    fn a_warm_restart_runs_the_whole_schedule_from_its_first_step() {
+        let fresh = options(1000, 100, 0);
+        assert!((learning_rate(&fresh, 0) - 1e-5).abs() < 1e-12);
+        assert!((learning_rate(&fresh, 100) - 1e-3).abs() < 1e-12);
+        assert!((learning_rate(&fresh, 1000) - 5e-5).abs() < 1e-12);
+        // Restarted at step 5,000 for 1,000 more steps: the same curve, shifted.
+        let restart = options(6000, 100, 5000);
+        for s in [0, 50, 100, 550, 1000, 1200] {
+            let a = learning_rate(&fresh, s);
+            let b = learning_rate(&restart, 5000 + s);
+            assert!((a - b).abs() < 1e-12, "step {s}: {a} vs {b}");
+        }
+    }
 }

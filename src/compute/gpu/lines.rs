@@ -1,5 +1,6 @@
 //! Line-crop resampling on the GPU: the page-batching stage hands over pages and line boxes,
-//! and gets model inputs back (twin of [`crate::recognize::normalize::normalize_line`]).
+//! and gets model inputs back, each with its views for the recogniser's second look (twin of
+//! [`crate::recognize::normalize::normalize_line_with_views`]).
 
 use image::GrayImage;
 
@@ -8,14 +9,16 @@ use super::preprocessor::{GpuPreprocessor, chunks, params};
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
 use crate::recognize::normalize::{LINE_HEIGHT, LineGeometry, LineImage, line_geometry};
+use crate::recognize::views::{SECOND_LOOK_VIEWS, view_geometries};
 
 impl GpuPreprocessor {
-    /// Normalise many lines from many pages into model inputs: `lines[j] = (page index, box)`.
-    /// The framing (ink box, margins, scale, intensity levels) is decided on the CPU by
-    /// [`line_geometry`], exactly as [`crate::recognize::normalize::normalize_line`] does; the
-    /// resampling of every line runs on the GPU, one submission per batch of pages. Output
-    /// pixels are within 1e-3 of the CPU's (f32 rounding; measured in the parity test), all
-    /// other fields are identical.
+    /// Normalise many lines from many pages into model inputs, each with its views:
+    /// `lines[j] = (page index, box)`. The framing (ink box, margins, scale, intensity levels)
+    /// is decided on the CPU by [`line_geometry`] and the views' by [`view_geometries`], exactly
+    /// as [`crate::recognize::normalize::normalize_line_with_views`] does; the resampling of
+    /// every line and view runs on the GPU, one submission per batch of pages. Output pixels
+    /// are within 1e-3 of the CPU's (f32 rounding; measured in the parity test), all other
+    /// fields are identical.
     pub fn normalize_lines(
         &self,
         pages: &[&GrayImage],
@@ -31,11 +34,36 @@ impl GpuPreprocessor {
             .iter()
             .map(|&(p, bbox)| line_geometry(pages[p], bbox))
             .collect();
+        // Every line's views after all the lines, in the order of `view_geometries`.
+        let mut jobs: Vec<(usize, LineGeometry)> = lines
+            .iter()
+            .map(|l| l.0)
+            .zip(geos.iter().cloned())
+            .collect();
+        for (&(p, _), g) in lines.iter().zip(&geos) {
+            jobs.extend(view_geometries(g).into_iter().map(|v| (p, v)));
+        }
+        let mut out = self.resample(pages, &jobs)?;
+        let views = out.split_off(lines.len());
+        for (line, v) in out.iter_mut().zip(views.chunks(SECOND_LOOK_VIEWS)) {
+            line.views = v.to_vec();
+        }
+        Ok(out)
+    }
+
+    /// Resample `jobs[j] = (page index, geometry)` on the GPU, in order.
+    fn resample(
+        &self,
+        pages: &[&GrayImage],
+        jobs: &[(usize, LineGeometry)],
+    ) -> Result<Vec<LineImage>> {
+        let lines: Vec<usize> = jobs.iter().map(|j| j.0).collect();
+        let geos: Vec<&LineGeometry> = jobs.iter().map(|j| &j.1).collect();
         let mut out: Vec<Option<LineImage>> = vec![None; lines.len()];
         let bytes: Vec<u64> = pages.iter().map(|p| p.as_raw().len() as u64).collect();
         for r in chunks(&bytes, self.budget()) {
             let idx: Vec<usize> = (0..lines.len())
-                .filter(|&j| r.contains(&lines[j].0))
+                .filter(|&j| r.contains(&lines[j]))
                 .collect();
             if idx.is_empty() {
                 continue;
@@ -53,7 +81,7 @@ impl GpuPreprocessor {
             let line_id = b.scratch(l_line.total)?;
             for (k, &j) in idx.iter().enumerate() {
                 let g = &geos[j];
-                let page = &pages[lines[j].0];
+                let page = &pages[lines[j]];
                 let f = f32::to_bits;
                 let p = params(&[
                     page.width(),
@@ -76,7 +104,7 @@ impl GpuPreprocessor {
                     &self.pipes.resample,
                     p,
                     vec![
-                        (1, l_page.slice(page_id, lines[j].0 - r.start)),
+                        (1, l_page.slice(page_id, lines[j] - r.start)),
                         (2, l_line.slice(line_id, k)),
                     ],
                     (LINE_HEIGHT * g.padded_width) as u32,
@@ -98,6 +126,7 @@ impl GpuPreprocessor {
                     scale_x: g.scale_x,
                     scale_y: g.scale_y,
                     ink_box: g.ink_box,
+                    views: Vec::new(),
                 });
             }
         }

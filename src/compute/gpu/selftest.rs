@@ -15,7 +15,7 @@ use crate::preprocess::{PreprocessOptions, preprocess};
 #[cfg(feature = "gpu")]
 use crate::preprocess::{integral_images, normalize_contrast, rotate_bilinear, sauvola, to_gray};
 #[cfg(feature = "gpu")]
-use crate::recognize::normalize::normalize_line;
+use crate::recognize::normalize::normalize_line_with_views;
 use crate::recognize::{CrnnRecognizer, LineImage, Recognizer};
 
 /// Most binary pixels allowed to differ (threshold ties), as a fraction.
@@ -260,7 +260,7 @@ pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Ve
     let cpu = timed(|| {
         lines
             .iter()
-            .map(|&(i, b)| normalize_line(&grays[i], b))
+            .map(|&(i, b)| normalize_line_with_views(&grays[i], b))
             .collect::<Vec<_>>()
     });
     let refs: Vec<&GrayImage> = grays.iter().collect();
@@ -269,10 +269,20 @@ pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Ve
     Ok(checks)
 }
 
+/// Every line of `lines` followed by its views, as one flat list.
+#[cfg(feature = "gpu")]
+fn with_views(lines: &[LineImage]) -> Vec<&LineImage> {
+    lines
+        .iter()
+        .flat_map(|l| std::iter::once(l).chain(&l.views))
+        .collect()
+}
+
 #[cfg(feature = "gpu")]
 fn line_check(cpu: &[LineImage], cpu_ms: f64, gpu: &[LineImage], gpu_ms: f64) -> KernelCheck {
+    let (cpu, gpu) = (with_views(cpu), with_views(gpu));
     let geometry_same = cpu.len() == gpu.len()
-        && cpu.iter().zip(gpu).all(|(a, b)| {
+        && cpu.iter().zip(&gpu).all(|(a, b)| {
             a.width == b.width && a.content_width == b.content_width && a.ink_box == b.ink_box
         });
     let (n, bad, m) = diff(
@@ -280,7 +290,7 @@ fn line_check(cpu: &[LineImage], cpu_ms: f64, gpu: &[LineImage], gpu_ms: f64) ->
         gpu.iter().flat_map(|l| l.pixels.iter().map(|&v| v as f64)),
     );
     KernelCheck {
-        kernel: format!("resample ({} lines)", cpu.len()),
+        kernel: format!("resample ({} lines and views)", cpu.len()),
         values: n,
         mismatched: bad,
         max_abs_diff: m,

@@ -1,0 +1,210 @@
+//! Other views of a line, for a second look at lines the model is unsure of.
+//!
+//! The CRNN's reading of a line depends a little on how the line is framed: a few more model
+//! columns per character, or a little more paper above and below, turn some misreadings into
+//! right ones and some right ones into misreadings. When the first reading of a line has a
+//! character the model gives less than [`SECOND_LOOK_BELOW`] (about a fifth of the dev set's
+//! real lines), [`super::CrnnRecognizer`] also reads the line's views and keeps the reading
+//! with the highest sum of character confidences (the same rule that picks the way a vertical
+//! box is turned, [`super::region`]); the first reading wins ties.
+//!
+//! The views are [`SECOND_LOOK_VIEWS`]: the line 10 % wider ([`LineGeometry::stretched`]) and
+//! the line framed with 10 % more of its window above and below ([`LineGeometry::loosened`]),
+//! both resampled from the page (not from the normalised line: the looser window shows page
+//! pixels the first one cut off). Normalisation draws them beside the line
+//! ([`super::normalize::normalize_line_with_views`], and the GPU twin), so every path that
+//! recognises page lines (CLI, server batcher, `eval-lines`) reads them the same way.
+//! Training lines carry no views.
+//!
+//! The views and the threshold were chosen on the dev set's 2,152 real line crops (the shared
+//! evaluation lines, our only real labelled lines): CER-ci 0.0777 → 0.0726 in the experiment
+//! with the views read for 19 % of the lines; the figures with the shipped pipeline are in the
+//! model card.
+
+use super::ctc::LineText;
+use super::normalize::{
+    LINE_HEIGHT, LineGeometry, LineImage, MAX_LINE_WIDTH, WIDTH_MULTIPLE, pad_width,
+};
+
+/// A line whose least confident non-space character is below this gets a second look.
+pub const SECOND_LOOK_BELOW: f32 = 0.5;
+
+/// How many views a line carries for its second look.
+pub const SECOND_LOOK_VIEWS: usize = 2;
+
+/// Horizontal stretch of the wider view.
+const STRETCH: f32 = 1.1;
+/// Extra window above and below of the looser view, as a fraction of the window's height.
+const LOOSEN: f32 = 0.1;
+
+impl LineGeometry {
+    /// Width of the source window in page pixels.
+    fn source_width(&self) -> f32 {
+        self.out_width as f32 / self.scale_x
+    }
+
+    /// Set the horizontal scale and the widths and sample counts that follow from it.
+    fn with_scale_x(mut self, scale_x: f32, source_width: f32) -> Self {
+        let mut out = (source_width * scale_x).round().max(1.0) as usize;
+        let mut scale_x = scale_x;
+        if out > MAX_LINE_WIDTH {
+            out = MAX_LINE_WIDTH;
+            scale_x = out as f32 / source_width;
+        }
+        self.scale_x = scale_x;
+        self.out_width = out;
+        self.padded_width = pad_width(out);
+        self.nx = ((1.0 / scale_x).ceil() as usize).clamp(1, 4);
+        self
+    }
+
+    /// The same window read `factor` times wider (more model columns per character).
+    pub fn stretched(&self, factor: f32) -> Self {
+        let w = self.source_width();
+        self.clone().with_scale_x(self.scale_x * factor, w)
+    }
+
+    /// The window grown by `fraction` of its height above and below (same left and right),
+    /// resampled to the same model height: the text comes out smaller, with more paper.
+    pub fn loosened(&self, fraction: f32) -> Self {
+        let w = self.source_width();
+        let src_h = LINE_HEIGHT as f32 / self.scale_y;
+        let grow = src_h * fraction;
+        let ratio = self.scale_x / self.scale_y;
+        let mut g = self.clone();
+        g.source_y0 -= grow;
+        g.scale_y = LINE_HEIGHT as f32 / (src_h + 2.0 * grow);
+        g.ny = ((1.0 / g.scale_y).ceil() as usize).clamp(1, 4);
+        let scale_x = g.scale_y * ratio;
+        g.with_scale_x(scale_x, w)
+    }
+}
+
+/// The geometries of a line's views ([`SECOND_LOOK_VIEWS`] of them), in a fixed order.
+pub fn view_geometries(geo: &LineGeometry) -> [LineGeometry; SECOND_LOOK_VIEWS] {
+    [geo.stretched(STRETCH), geo.loosened(LOOSEN)]
+}
+
+/// Sum of the confidences of a reading's non-space characters: how readings of one line (its
+/// views, or the ways a box is turned) are compared.
+pub fn reading_score(text: &LineText) -> f32 {
+    text.chars
+        .iter()
+        .filter(|c| c.ch != ' ')
+        .map(|c| c.confidence)
+        .sum()
+}
+
+/// Whether `text` is unsure enough for a second look: a non-space character below
+/// [`SECOND_LOOK_BELOW`], or nothing read at all.
+pub fn wants_second_look(text: &LineText) -> bool {
+    text.chars
+        .iter()
+        .filter(|c| c.ch != ' ')
+        .map(|c| c.confidence)
+        .reduce(f32::min)
+        .is_none_or(|least| least < SECOND_LOOK_BELOW)
+}
+
+/// Express a reading of `view` in the frames of `line` (same page, other framing), so that
+/// character boxes are placed from `line` as usual.
+pub fn into_line_frames(mut text: LineText, view: &LineImage, line: &LineImage) -> LineText {
+    let m = WIDTH_MULTIPLE as f32;
+    let frames = line.content_width.div_ceil(WIDTH_MULTIPLE);
+    let to_line = |frame: usize, edge: f32| -> usize {
+        let page_x = view.column_to_page_x(frame as f32 * m + edge);
+        let col = (page_x - line.source_x0) * line.scale_x;
+        ((col / m).floor().max(0.0) as usize).min(frames.saturating_sub(1))
+    };
+    for c in &mut text.chars {
+        c.first_frame = to_line(c.first_frame, 0.5);
+        c.last_frame = to_line(c.last_frame, m - 0.5).max(c.first_frame);
+    }
+    text.frames = frames;
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::BBox;
+    use crate::recognize::ctc::test_line;
+    use crate::recognize::normalize::{line_geometry, resample_line};
+    use image::{GrayImage, Luma};
+
+    fn page_with_bar() -> GrayImage {
+        // A dark 6 x 20 bar on white paper at x 100..106, y 40..60.
+        let mut g = GrayImage::from_pixel(300, 100, Luma([240]));
+        for y in 40..60 {
+            for x in 100..106 {
+                g.put_pixel(x, y, Luma([20]));
+            }
+        }
+        g
+    }
+
+    /// Page x and y of the centre of mass of a line image's ink.
+    fn ink_centre(l: &LineImage) -> (f32, f32) {
+        let (mut s, mut mx, mut my) = (0.0, 0.0, 0.0);
+        for y in 0..LINE_HEIGHT {
+            for x in 0..l.content_width {
+                let v = l.pixels[y * l.width + x];
+                s += v;
+                mx += v * (x as f32 + 0.5);
+                my += v * (y as f32 + 0.5);
+            }
+        }
+        (
+            l.column_to_page_x(mx / s),
+            l.source_y0 + (my / s) / l.scale_y,
+        )
+    }
+
+    #[test]
+    fn views_frame_the_same_ink_differently() {
+        let page = page_with_bar();
+        let geo = line_geometry(&page, BBox::new(80, 30, 130, 70));
+        let line = resample_line(&page, &geo);
+        let (x, y) = ink_centre(&line);
+        let [wide, loose] = view_geometries(&geo);
+        assert!(wide.out_width > geo.out_width);
+        assert!(loose.scale_y < geo.scale_y && loose.out_width < geo.out_width);
+        for g in [wide, loose] {
+            let v = resample_line(&page, &g);
+            let (vx, vy) = ink_centre(&v);
+            assert!(
+                (vx - x).abs() < 0.5 && (vy - y).abs() < 0.5,
+                "{vx},{vy} vs {x},{y}"
+            );
+            assert_eq!(v.width % WIDTH_MULTIPLE, 0);
+        }
+    }
+
+    #[test]
+    fn readings_of_a_view_land_on_the_lines_frames() {
+        let page = page_with_bar();
+        let geo = line_geometry(&page, BBox::new(80, 30, 130, 70));
+        let line = resample_line(&page, &geo);
+        let view = resample_line(&page, &geo.stretched(2.0));
+        // A character over view frames 4..=5 covers page columns that are frames 2 of the line.
+        let mut t = test_line("I", |_| 0.9);
+        t.chars[0].first_frame = 4;
+        t.chars[0].last_frame = 5;
+        let t = into_line_frames(t, &view, &line);
+        assert_eq!((t.chars[0].first_frame, t.chars[0].last_frame), (2, 2));
+        assert_eq!(t.frames, line.content_width.div_ceil(WIDTH_MULTIPLE));
+    }
+
+    #[test]
+    fn only_unsure_or_empty_readings_get_a_second_look() {
+        assert!(!wants_second_look(&test_line("ok it", |_| 0.9)));
+        assert!(wants_second_look(&test_line("ok it", |i| if i == 3 {
+            0.3
+        } else {
+            0.9
+        })));
+        assert!(wants_second_look(&LineText::default()));
+        let a = test_line("ab", |_| 0.6);
+        assert!((reading_score(&a) - 1.2).abs() < 1e-6);
+    }
+}
