@@ -10,7 +10,9 @@ use crate::document::{Document, Page, StageTimings};
 use crate::error::Result;
 use crate::layout::{LayoutOptions, PageLayout, analyze};
 use crate::preprocess::{PreparedPage, PreprocessOptions, preprocess};
-use crate::recognize::{LineImage, LineText, Recognizer, normalize_line_with_views};
+use crate::recognize::{
+    LineImage, LineText, Recognizer, normalize_line, normalize_line_with_views,
+};
 
 /// Options of the whole pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,14 +83,20 @@ impl Engine {
         analyze(&page.binary, &self.options.layout)
     }
 
-    /// Line images of every layout line (each with its views for the recogniser's second
-    /// look), in reading order: the recogniser's input.
+    /// Line images of every layout line in reading order (with their views when the recogniser
+    /// reads them, [`Recognizer::reads_views`]): the recogniser's input.
     pub fn line_images(&self, page: &PreparedPage, layout: &PageLayout) -> Vec<LineImage> {
         layout
             .blocks
             .iter()
             .flat_map(|b| b.lines.iter())
-            .map(|l| normalize_line_with_views(&page.gray, l.bbox))
+            .map(|l| {
+                if self.recognizer.reads_views() {
+                    normalize_line_with_views(&page.gray, l.bbox)
+                } else {
+                    normalize_line(&page.gray, l.bbox)
+                }
+            })
             .collect()
     }
 

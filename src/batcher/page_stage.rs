@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::preprocess::{
     CpuKernels, PageKernels, PageTransform, PreparedPage, PreprocessOptions, preprocess_batch,
 };
-use crate::recognize::{LineImage, LineText, normalize_line_with_views};
+use crate::recognize::{LineImage, LineText, normalize_line, normalize_line_with_views};
 
 /// What the line stage sends back for one page: its line images (handed back, not copied) and
 /// their texts.
@@ -70,6 +70,7 @@ pub(crate) fn run(
     pool: Arc<rayon::ThreadPool>,
     config: BatcherConfig,
     kernels: Option<Arc<dyn PageKernels>>,
+    views: bool,
     metrics: Arc<Metrics>,
 ) {
     // Tokens bound the number of batches running on the pool at once.
@@ -113,7 +114,7 @@ pub(crate) fn run(
                         .filter_map(|(task, page)| lay_out(task, Some(page), &metrics))
                         .collect();
                     let k: &dyn PageKernels = if fell_back { &CpuKernels } else { k.as_ref() };
-                    let images = normalize_batch(k, &laid);
+                    let images = normalize_batch(k, &laid, views);
                     for (page, images) in laid.into_iter().zip(images) {
                         queue_lines(page, images, &lines);
                     }
@@ -122,7 +123,14 @@ pub(crate) fn run(
                     if let Some(page) = lay_out(task, None, &metrics) {
                         let images = page
                             .line_boxes()
-                            .map(|b| normalize_line_with_views(&page.prepared.gray, b))
+                            .map(|b| {
+                                let gray = &page.prepared.gray;
+                                if views {
+                                    normalize_line_with_views(gray, b)
+                                } else {
+                                    normalize_line(gray, b)
+                                }
+                            })
                             .collect();
                         queue_lines(page, images, &lines);
                     }
@@ -229,16 +237,20 @@ impl LaidOut {
 
 /// Normalise the lines of every page of a batch with one `kernels` call (one GPU submission with
 /// the GPU kernels); on error, on the CPU (same result). One list of line images per page.
-fn normalize_batch(kernels: &dyn PageKernels, pages: &[LaidOut]) -> Vec<Vec<LineImage>> {
+fn normalize_batch(
+    kernels: &dyn PageKernels,
+    pages: &[LaidOut],
+    views: bool,
+) -> Vec<Vec<LineImage>> {
     let grays: Vec<&GrayImage> = pages.iter().map(|p| &p.prepared.gray).collect();
     let boxes: Vec<(usize, BBox)> = pages
         .iter()
         .enumerate()
         .flat_map(|(i, p)| p.line_boxes().map(move |b| (i, b)))
         .collect();
-    let images = kernels.lines(&grays, &boxes).or_else(|e| {
+    let images = kernels.lines(&grays, &boxes, views).or_else(|e| {
         tracing::warn!(kernels = kernels.name(), error = %e, "line normalisation failed; normalising this batch's lines on the CPU");
-        CpuKernels.lines(&grays, &boxes)
+        CpuKernels.lines(&grays, &boxes, views)
     });
     let mut out: Vec<Vec<LineImage>> = pages.iter().map(|_| Vec::new()).collect();
     // The CPU kernels fail only on an out-of-range page index, which `boxes` never holds.

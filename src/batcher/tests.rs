@@ -176,6 +176,7 @@ impl PageKernels for BrokenKernels {
         &self,
         _: &[&image::GrayImage],
         _: &[(usize, crate::geometry::BBox)],
+        _: bool,
     ) -> Result<Vec<LineImage>> {
         unreachable!("a batch whose page kernels failed normalises its lines on the CPU")
     }
@@ -205,6 +206,7 @@ impl PageKernels for BrokenLineKernels {
         &self,
         _: &[&image::GrayImage],
         _: &[(usize, crate::geometry::BBox)],
+        _: bool,
     ) -> Result<Vec<LineImage>> {
         *self.0.lock() += 1;
         Err(OcrError::Backend("device lost".into()))

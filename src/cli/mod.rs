@@ -66,6 +66,12 @@ pub struct ModelArgs {
     /// words): for documents in other languages, or to measure the model alone.
     #[arg(long, env = "FERROCR_NO_LEXICON")]
     pub no_lexicon: bool,
+    /// Give lines the model is unsure of (a character below 50 % confidence) a second look
+    /// from two other framings of them, keeping the most confident reading: ~6 % lower CER on
+    /// annotated line crops, no gain on whole pages (layout's lines), ~1.7 more reads of each
+    /// unsure line.
+    #[arg(long, env = "FERROCR_SECOND_LOOK")]
+    pub second_look: bool,
 }
 
 impl ModelArgs {
@@ -78,19 +84,21 @@ impl ModelArgs {
         Ok(Arc::new(rec))
     }
 
-    /// The CRNN of `artifact` on `device`, honouring `--no-lexicon`.
+    /// The CRNN of `artifact` on `device`, honouring `--no-lexicon` and `--second-look`.
     pub fn crnn(
         &self,
         artifact: &ModelArtifact,
         device: burn::tensor::Device,
         backend: &str,
     ) -> anyhow::Result<CrnnRecognizer> {
-        let rec = CrnnRecognizer::new(artifact, device, backend)?;
-        Ok(if self.no_lexicon {
-            rec.without_lexicon()
-        } else {
-            rec
-        })
+        let mut rec = CrnnRecognizer::new(artifact, device, backend)?;
+        if self.no_lexicon {
+            rec = rec.without_lexicon();
+        }
+        if self.second_look {
+            rec = rec.with_second_look();
+        }
+        Ok(rec)
     }
 }
 

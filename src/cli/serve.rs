@@ -65,6 +65,10 @@ pub struct ServeArgs {
     /// words), e.g. for documents in other languages.
     #[arg(long)]
     pub no_lexicon: bool,
+    /// Give lines the model is unsure of a second look from other framings of them (slower;
+    /// see `ferrocr ocr --help`).
+    #[arg(long)]
+    pub second_look: bool,
 }
 
 fn put<T: serde::Serialize>(t: &mut toml::Table, key: &str, v: &Option<T>) -> anyhow::Result<()> {
@@ -95,6 +99,9 @@ impl ServeArgs {
         put(&mut t, "workers", &self.workers)?;
         if self.no_lexicon {
             put(&mut t, "no_lexicon", &Some(true))?;
+        }
+        if self.second_look {
+            put(&mut t, "second_look", &Some(true))?;
         }
         Ok(t)
     }

@@ -16,7 +16,7 @@ use super::profile::{InkPoints, WORK_SIDE};
 use super::{PageTransform, PreparedPage, PreprocessOptions};
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
-use crate::recognize::{LineImage, normalize_line_with_views};
+use crate::recognize::{LineImage, normalize_line, normalize_line_with_views};
 
 /// Skews smaller than this (degrees) are not corrected: resampling would cost more than it
 /// gains.
@@ -71,8 +71,13 @@ pub trait PageKernels: Send + Sync {
     /// Rotate page `i` by `degrees[i]` about its centre ([`rotate_bilinear`]), `fill` outside.
     fn rotate(&self, pages: &[GrayImage], degrees: &[f32], fill: u8) -> Result<Vec<GrayImage>>;
     /// Normalise line `j` (`lines[j] = (page index, box)`) of the gray `pages` into a model
-    /// input with its views ([`normalize_line_with_views`]), in order.
-    fn lines(&self, pages: &[&GrayImage], lines: &[(usize, BBox)]) -> Result<Vec<LineImage>>;
+    /// input ([`normalize_line`]; with `views`, [`normalize_line_with_views`]), in order.
+    fn lines(
+        &self,
+        pages: &[&GrayImage],
+        lines: &[(usize, BBox)],
+        views: bool,
+    ) -> Result<Vec<LineImage>>;
 }
 
 /// The CPU reference kernels (infallible).
@@ -100,7 +105,12 @@ impl PageKernels for CpuKernels {
             .collect())
     }
     /// On the calling rayon pool's threads; an out-of-range page index is an error.
-    fn lines(&self, pages: &[&GrayImage], lines: &[(usize, BBox)]) -> Result<Vec<LineImage>> {
+    fn lines(
+        &self,
+        pages: &[&GrayImage],
+        lines: &[(usize, BBox)],
+        views: bool,
+    ) -> Result<Vec<LineImage>> {
         if let Some(&(p, _)) = lines.iter().find(|(p, _)| *p >= pages.len()) {
             return Err(OcrError::bad_param(
                 "lines",
@@ -109,7 +119,13 @@ impl PageKernels for CpuKernels {
         }
         Ok(lines
             .par_iter()
-            .map(|&(p, b)| normalize_line_with_views(pages[p], b))
+            .map(|&(p, b)| {
+                if views {
+                    normalize_line_with_views(pages[p], b)
+                } else {
+                    normalize_line(pages[p], b)
+                }
+            })
             .collect())
     }
 }

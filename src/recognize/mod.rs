@@ -41,6 +41,10 @@ pub trait Recognizer: Send + Sync {
     fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>>;
     /// A one-line description (model name, backend) for logs and `doctor`.
     fn describe(&self) -> String;
+    /// Whether it reads the views lines carry ([`views`]): callers draw them only then.
+    fn reads_views(&self) -> bool {
+        false
+    }
 }
 
 /// Batching knobs of the CRNN recogniser.
@@ -155,6 +159,7 @@ pub struct CrnnRecognizer {
     backend: String,
     policy: BatchPolicy,
     lexicon: Option<Arc<lexicon::Lexicon>>,
+    second_look: bool,
 }
 
 impl CrnnRecognizer {
@@ -182,6 +187,7 @@ impl CrnnRecognizer {
                 .lexicon
                 .as_deref()
                 .map(|t| Arc::new(lexicon::Lexicon::from_text(t))),
+            second_look: false,
         })
     }
 
@@ -197,12 +203,19 @@ impl CrnnRecognizer {
             backend: "training".into(),
             policy: BatchPolicy::default(),
             lexicon: None,
+            second_look: false,
         }
     }
 
     /// Decode without the model's lexicon (raw model output, for measuring the model alone).
     pub fn without_lexicon(mut self) -> Self {
         self.lexicon = None;
+        self
+    }
+
+    /// Give lines it is unsure of a second look, from the views they carry ([`views`]).
+    pub fn with_second_look(mut self) -> Self {
+        self.second_look = true;
         self
     }
 
@@ -302,6 +315,9 @@ impl Recognizer for CrnnRecognizer {
     /// ([`views`]): all their views in one more batched call, keeping the best reading.
     fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
         let mut out = self.read(&lines.iter().collect::<Vec<_>>())?;
+        if !self.second_look {
+            return Ok(out);
+        }
         let unsure: Vec<usize> = (0..lines.len())
             .filter(|&i| !lines[i].views.is_empty() && views::wants_second_look(&out[i]))
             .collect();
@@ -322,6 +338,10 @@ impl Recognizer for CrnnRecognizer {
             }
         }
         Ok(out)
+    }
+
+    fn reads_views(&self) -> bool {
+        self.second_look
     }
 
     fn describe(&self) -> String {
@@ -382,7 +402,10 @@ mod tests {
     #[test]
     fn unsure_lines_are_read_again_from_their_views() {
         let artifact = ModelArtifact::embedded().expect("the shipped model is embedded");
-        let rec = CrnnRecognizer::new(&artifact, Device::flex(), "cpu").expect("model");
+        let rec = CrnnRecognizer::new(&artifact, Device::flex(), "cpu")
+            .expect("model")
+            .with_second_look();
+        assert!(rec.reads_views());
         let page = image::load_from_memory(include_bytes!("../../tests/data/sample-letter.png"))
             .expect("sample page")
             .to_luma8();
@@ -406,6 +429,12 @@ mod tests {
         blank.pixels.fill(0.0);
         let again = rec.recognize(&[blank]).expect("read").remove(0);
         assert_eq!(again.text, "ferrocr sample letter");
+        // Without the second look, the views are ignored.
+        let once = CrnnRecognizer::new(&artifact, Device::flex(), "cpu").expect("model");
+        assert!(!once.reads_views());
+        let mut blank = line.clone();
+        blank.pixels.fill(0.0);
+        assert_eq!(once.recognize(&[blank]).expect("read")[0].text, "");
         let frames = line.content_width.div_ceil(WIDTH_MULTIPLE);
         assert_eq!(again.frames, frames);
         assert!(

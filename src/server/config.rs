@@ -68,6 +68,9 @@ pub struct ServeConfig {
     pub model: Option<PathBuf>,
     /// Decode without the model's lexicon (no dictionary correction).
     pub no_lexicon: bool,
+    /// Give lines the model is unsure of a second look from other framings (slower, a little
+    /// more accurate on well-framed lines).
+    pub second_look: bool,
     /// Data directory of the embedded job store.
     pub data_dir: PathBuf,
     /// Job store URL: none = SQLite in `data_dir`; `postgres://...` for many nodes.
@@ -120,6 +123,7 @@ impl Default for ServeConfig {
             device: DevicePreference::Auto,
             model: None,
             no_lexicon: false,
+            second_look: false,
             data_dir: PathBuf::from("ferrocr-data"),
             store: None,
             workers: 1,

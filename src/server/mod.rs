@@ -118,6 +118,9 @@ pub fn build_state(
     if config.no_lexicon {
         crnn = crnn.without_lexicon();
     }
+    if config.second_look {
+        crnn = crnn.with_second_look();
+    }
     let recognizer: Arc<dyn Recognizer> = Arc::new(crnn);
     metrics
         .backend_info

@@ -49,7 +49,12 @@ impl PageKernels for GpuPreprocessor {
         self.rotate_pages(pages, degrees, fill)
     }
 
-    fn lines(&self, pages: &[&GrayImage], lines: &[(usize, BBox)]) -> Result<Vec<LineImage>> {
-        self.normalize_lines(pages, lines)
+    fn lines(
+        &self,
+        pages: &[&GrayImage],
+        lines: &[(usize, BBox)],
+        views: bool,
+    ) -> Result<Vec<LineImage>> {
+        self.normalize_lines(pages, lines, views)
     }
 }

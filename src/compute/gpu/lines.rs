@@ -12,10 +12,11 @@ use crate::recognize::normalize::{LINE_HEIGHT, LineGeometry, LineImage, line_geo
 use crate::recognize::views::{SECOND_LOOK_VIEWS, view_geometries};
 
 impl GpuPreprocessor {
-    /// Normalise many lines from many pages into model inputs, each with its views:
-    /// `lines[j] = (page index, box)`. The framing (ink box, margins, scale, intensity levels)
+    /// Normalise many lines from many pages into model inputs, each with its views when
+    /// `views`: `lines[j] = (page index, box)`. The framing (ink box, margins, scale, intensity levels)
     /// is decided on the CPU by [`line_geometry`] and the views' by [`view_geometries`], exactly
-    /// as [`crate::recognize::normalize::normalize_line_with_views`] does; the resampling of
+    /// as [`crate::recognize::normalize::normalize_line_with_views`] (without views,
+    /// [`crate::recognize::normalize::normalize_line`]) does; the resampling of
     /// every line and view runs on the GPU, one submission per batch of pages. Output pixels
     /// are within 1e-3 of the CPU's (f32 rounding; measured in the parity test), all other
     /// fields are identical.
@@ -23,6 +24,7 @@ impl GpuPreprocessor {
         &self,
         pages: &[&GrayImage],
         lines: &[(usize, BBox)],
+        views: bool,
     ) -> Result<Vec<LineImage>> {
         if let Some(&(p, _)) = lines.iter().find(|(p, _)| *p >= pages.len()) {
             return Err(OcrError::bad_param(
@@ -40,7 +42,7 @@ impl GpuPreprocessor {
             .map(|l| l.0)
             .zip(geos.iter().cloned())
             .collect();
-        for (&(p, _), g) in lines.iter().zip(&geos) {
+        for (&(p, _), g) in lines.iter().zip(&geos).filter(|_| views) {
             jobs.extend(view_geometries(g).into_iter().map(|v| (p, v)));
         }
         let mut out = self.resample(pages, &jobs)?;

@@ -264,7 +264,7 @@ pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Ve
             .collect::<Vec<_>>()
     });
     let refs: Vec<&GrayImage> = grays.iter().collect();
-    let g = timed(|| gpu.normalize_lines(&refs, &lines));
+    let g = timed(|| gpu.normalize_lines(&refs, &lines, true));
     checks.push(line_check(&cpu.0, cpu.1, &g.0?, g.1));
     Ok(checks)
 }
