@@ -10,9 +10,7 @@ use crate::document::{Document, Page, StageTimings};
 use crate::error::Result;
 use crate::layout::{LayoutOptions, PageLayout, analyze};
 use crate::preprocess::{PreparedPage, PreprocessOptions, preprocess};
-use crate::recognize::{
-    LineImage, LineText, Recognizer, normalize_line, normalize_line_with_views,
-};
+use crate::recognize::{LineImage, LineText, Recognizer, normalize_page_line};
 
 /// Options of the whole pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,13 +88,7 @@ impl Engine {
             .blocks
             .iter()
             .flat_map(|b| b.lines.iter())
-            .map(|l| {
-                if self.recognizer.reads_views() {
-                    normalize_line_with_views(&page.gray, l.bbox)
-                } else {
-                    normalize_line(&page.gray, l.bbox)
-                }
-            })
+            .map(|l| normalize_page_line(&page.gray, l.bbox, self.recognizer.reads_views()))
             .collect()
     }
 

@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::preprocess::{
     CpuKernels, PageKernels, PageTransform, PreparedPage, PreprocessOptions, preprocess_batch,
 };
-use crate::recognize::{LineImage, LineText, normalize_line, normalize_line_with_views};
+use crate::recognize::{LineImage, LineText, normalize_page_line};
 
 /// What the line stage sends back for one page: its line images (handed back, not copied) and
 /// their texts.
@@ -123,14 +123,7 @@ pub(crate) fn run(
                     if let Some(page) = lay_out(task, None, &metrics) {
                         let images = page
                             .line_boxes()
-                            .map(|b| {
-                                let gray = &page.prepared.gray;
-                                if views {
-                                    normalize_line_with_views(gray, b)
-                                } else {
-                                    normalize_line(gray, b)
-                                }
-                            })
+                            .map(|b| normalize_page_line(&page.prepared.gray, b, views))
                             .collect();
                         queue_lines(page, images, &lines);
                     }

@@ -16,7 +16,7 @@ use super::profile::{InkPoints, WORK_SIDE};
 use super::{PageTransform, PreparedPage, PreprocessOptions};
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
-use crate::recognize::{LineImage, normalize_line, normalize_line_with_views};
+use crate::recognize::{LineImage, normalize_page_line};
 
 /// Skews smaller than this (degrees) are not corrected: resampling would cost more than it
 /// gains.
@@ -71,7 +71,7 @@ pub trait PageKernels: Send + Sync {
     /// Rotate page `i` by `degrees[i]` about its centre ([`rotate_bilinear`]), `fill` outside.
     fn rotate(&self, pages: &[GrayImage], degrees: &[f32], fill: u8) -> Result<Vec<GrayImage>>;
     /// Normalise line `j` (`lines[j] = (page index, box)`) of the gray `pages` into a model
-    /// input ([`normalize_line`]; with `views`, [`normalize_line_with_views`]), in order.
+    /// input with its views when `views` ([`normalize_page_line`]), in order.
     fn lines(
         &self,
         pages: &[&GrayImage],
@@ -119,13 +119,7 @@ impl PageKernels for CpuKernels {
         }
         Ok(lines
             .par_iter()
-            .map(|&(p, b)| {
-                if views {
-                    normalize_line_with_views(pages[p], b)
-                } else {
-                    normalize_line(pages[p], b)
-                }
-            })
+            .map(|&(p, b)| normalize_page_line(pages[p], b, views))
             .collect())
     }
 }

@@ -33,6 +33,7 @@ pub use ctc::{LineText, RecognizedChar};
 use model::ModelArtifact;
 pub use normalize::{
     LINE_HEIGHT, LineImage, WIDTH_MULTIPLE, normalize_line, normalize_line_with_views,
+    normalize_page_line,
 };
 
 /// Reads normalised text lines. Implementations must be usable from many threads.

@@ -341,6 +341,16 @@ pub fn normalize_line_with_views(gray: &GrayImage, bbox: BBox) -> LineImage {
     line
 }
 
+/// A page line as the recogniser wants it: [`normalize_line_with_views`] when it reads views
+/// (`views`, [`super::Recognizer::reads_views`]), else [`normalize_line`].
+pub fn normalize_page_line(gray: &GrayImage, bbox: BBox, views: bool) -> LineImage {
+    if views {
+        normalize_line_with_views(gray, bbox)
+    } else {
+        normalize_line(gray, bbox)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
