@@ -174,7 +174,7 @@ fn bad_arguments_are_errors_not_panics() {
             .is_err()
     );
     assert!(
-        g.normalize_lines(&[&page], &[(3, BBox::new(0, 0, 5, 5))])
+        g.normalize_lines(&[&page], &[(3, BBox::new(0, 0, 5, 5))], true)
             .is_err()
     );
     assert!(g.gray_pages(&[]).unwrap().is_empty());
