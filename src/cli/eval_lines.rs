@@ -57,7 +57,7 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
             Arc::new(rec)
         }
     };
-    let set = load_line_set(&a.data, a.limit)?;
+    let set = load_line_set(&a.data, a.limit, recognizer.reads_views())?;
     if set.is_empty() {
         anyhow::bail!("{}: no lines", a.data.display());
     }

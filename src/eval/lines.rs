@@ -38,8 +38,9 @@ pub struct LabelledLine {
 }
 
 /// Load every line of `dir/lines.jsonl` (at most `limit` lines, taken evenly spread when the set
-/// is larger), decoding each image once.
-pub fn load_line_set(dir: &Path, limit: Option<usize>) -> Result<Vec<LabelledLine>> {
+/// is larger), decoding each image once; with `views`, each reading carries its views for the
+/// recogniser's second look ([`crate::recognize::views`]).
+pub fn load_line_set(dir: &Path, limit: Option<usize>, views: bool) -> Result<Vec<LabelledLine>> {
     let path = dir.join("lines.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         OcrError::bad_param("--data", format!("cannot read {}: {e}", path.display()))
@@ -85,7 +86,7 @@ pub fn load_line_set(dir: &Path, limit: Option<usize>) -> Result<Vec<LabelledLin
         }
         let gray = &pages[&r.image];
         let [x0, y0, x1, y1] = r.bbox;
-        let region = plan_region(gray, BBox::new(x0, y0, x1, y1));
+        let region = plan_region(gray, BBox::new(x0, y0, x1, y1), views);
         let group = r.image.split('_').next().unwrap_or("").to_string();
         out.push(LabelledLine {
             image: r.image,
@@ -283,7 +284,7 @@ mod tests {
             bbox: [1, 2, 30, 18],
             group: "g".into(),
             text: text.to_string(),
-            region: plan_region(&gray, BBox::new(1, 2, 30, 18)),
+            region: plan_region(&gray, BBox::new(1, 2, 30, 18), false),
         }
     }
 

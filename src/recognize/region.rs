@@ -10,7 +10,7 @@
 
 use image::{GrayImage, imageops};
 
-use super::normalize::{LineImage, normalize_line_with_views};
+use super::normalize::{LineImage, normalize_page_line};
 use super::views::reading_score;
 use super::{LineText, Recognizer};
 use crate::error::Result;
@@ -28,15 +28,16 @@ pub struct RegionPlan {
     pub readings: Vec<LineImage>,
 }
 
-/// Plan how to read the box `bbox` of `gray` (see the module docs).
-pub fn plan_region(gray: &GrayImage, bbox: BBox) -> RegionPlan {
-    let mut readings = vec![normalize_line_with_views(gray, bbox)];
+/// Plan how to read the box `bbox` of `gray` (see the module docs); with `views`, every reading
+/// carries its views for the recogniser's second look ([`super::views`]).
+pub fn plan_region(gray: &GrayImage, bbox: BBox, views: bool) -> RegionPlan {
+    let mut readings = vec![normalize_page_line(gray, bbox, views)];
     let b = bbox.clamp(gray.width(), gray.height());
     if !b.is_empty() && b.height() as f32 >= VERTICAL_ASPECT * b.width() as f32 {
         let crop = imageops::crop_imm(gray, b.x0, b.y0, b.width(), b.height()).to_image();
         for turned in [imageops::rotate90(&crop), imageops::rotate270(&crop)] {
             let whole = BBox::new(0, 0, turned.width(), turned.height());
-            readings.push(normalize_line_with_views(&turned, whole));
+            readings.push(normalize_page_line(&turned, whole, views));
         }
     }
     RegionPlan { readings }
@@ -98,14 +99,14 @@ mod tests {
         for i in 0..8 {
             fill(&mut g, 50 + i * 11, 40, 58 + i * 11, 52);
         }
-        let plan = plan_region(&g, BBox::new(45, 35, 140, 57));
+        let plan = plan_region(&g, BBox::new(45, 35, 140, 57), false);
         assert_eq!(plan.readings.len(), 1);
         assert_eq!(plan.readings[0].ink_box, BBox::new(50, 40, 135, 52));
     }
 
     #[test]
     fn tall_narrow_boxes_are_also_read_turned() {
-        let plan = plan_region(&vertical_page(), BBox::new(38, 15, 55, 120));
+        let plan = plan_region(&vertical_page(), BBox::new(38, 15, 55, 120), false);
         assert_eq!(plan.readings.len(), 3);
         assert!(plan.readings[0].content_width < LINE_HEIGHT);
         for turned in &plan.readings[1..] {
@@ -141,8 +142,8 @@ mod tests {
         fill(&mut wide, 80, 40, 82, 52);
         fill(&mut wide, 86, 40, 88, 52);
         let plans = [
-            plan_region(&vertical_page(), BBox::new(38, 15, 55, 120)),
-            plan_region(&wide, BBox::new(75, 35, 95, 57)),
+            plan_region(&vertical_page(), BBox::new(38, 15, 55, 120), false),
+            plan_region(&wide, BBox::new(75, 35, 95, 57), false),
         ];
         let texts = read_regions(&ByWidth, &[&plans[0], &plans[1]]).expect("read");
         assert_eq!(texts[0].text, "long");

@@ -211,7 +211,7 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
     let generator = Arc::new(generator);
     let (val_synth, _) = make_examples(&generator, &alphabet, VALIDATION_OFFSET, opts.val_synth);
     let val_real = match &opts.val_lines {
-        Some(d) => Some(load_line_set(d, Some(opts.val_real_limit))?),
+        Some(d) => Some(load_line_set(d, Some(opts.val_real_limit), false)?),
         None => None,
     };
 

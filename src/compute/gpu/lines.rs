@@ -1,6 +1,6 @@
 //! Line-crop resampling on the GPU: the page-batching stage hands over pages and line boxes,
-//! and gets model inputs back, each with its views for the recogniser's second look (twin of
-//! [`crate::recognize::normalize::normalize_line_with_views`]).
+//! and gets model inputs back, with their views for the recogniser's second look when asked
+//! (twin of [`crate::recognize::normalize::normalize_page_line`]).
 
 use image::GrayImage;
 
@@ -13,10 +13,9 @@ use crate::recognize::views::{SECOND_LOOK_VIEWS, view_geometries};
 
 impl GpuPreprocessor {
     /// Normalise many lines from many pages into model inputs, each with its views when
-    /// `views`: `lines[j] = (page index, box)`. The framing (ink box, margins, scale, intensity levels)
-    /// is decided on the CPU by [`line_geometry`] and the views' by [`view_geometries`], exactly
-    /// as [`crate::recognize::normalize::normalize_line_with_views`] (without views,
-    /// [`crate::recognize::normalize::normalize_line`]) does; the resampling of
+    /// `views`: `lines[j] = (page index, box)`. The framing (ink box, margins, scale, intensity
+    /// levels) is decided on the CPU by [`line_geometry`] and the views' by [`view_geometries`],
+    /// exactly as [`crate::recognize::normalize::normalize_page_line`] does; the resampling of
     /// every line and view runs on the GPU, one submission per batch of pages. Output pixels
     /// are within 1e-3 of the CPU's (f32 rounding; measured in the parity test), all other
     /// fields are identical.
