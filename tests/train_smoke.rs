@@ -129,3 +129,28 @@ fn loss_falls_and_checkpoints_round_trip() {
         assert!(report[key].is_number(), "{key} in {report}");
     }
 }
+
+#[test]
+fn a_schedule_that_starts_after_it_ends_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = bin()
+        .args([
+            "train",
+            "--device",
+            "cpu",
+            "--steps",
+            "100",
+            "--schedule-from",
+            "100",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("m"))
+        .output()
+        .expect("run ferrocr");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--schedule-from 100 must be below --steps 100"),
+        "{err}"
+    );
+}

@@ -85,6 +85,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
             "--batch, --steps, --val-every, --checkpoint-every and --log-every must be positive"
         );
     }
+    if a.schedule_from >= a.steps {
+        anyhow::bail!(
+            "--schedule-from {} must be below --steps {} (the schedule runs from one to the other)",
+            a.schedule_from,
+            a.steps
+        );
+    }
     let fonts = FontSet::discover()?;
     eprintln!("{}", fonts.report());
     let generator = SynthGenerator::new(
