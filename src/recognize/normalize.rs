@@ -92,7 +92,7 @@ impl LineImage {
 }
 
 /// `w` rounded up to a multiple of [`WIDTH_MULTIPLE`] (at least one multiple).
-pub(crate) fn pad_width(w: usize) -> usize {
+fn pad_width(w: usize) -> usize {
     w.max(WIDTH_MULTIPLE).div_ceil(WIDTH_MULTIPLE) * WIDTH_MULTIPLE
 }
 
@@ -239,12 +239,6 @@ fn level_geometry(gray: &GrayImage, bbox: BBox, inverted: bool) -> LineGeometry 
     let src_w = ink.width() as f32 + 2.0 * mx;
     let src_h = ink_h + 2.0 * my;
     let scale_y = LINE_HEIGHT as f32 / src_h;
-    let mut out_w = (src_w * scale_y).round().max(1.0) as usize;
-    let mut scale_x = scale_y;
-    if out_w > MAX_LINE_WIDTH {
-        out_w = MAX_LINE_WIDTH;
-        scale_x = out_w as f32 / src_w;
-    }
 
     // Intensity mapping from the crop's own histogram (ink box plus margins, so there is
     // always paper in it): paper -> 0, ink -> 1.
@@ -272,16 +266,35 @@ fn level_geometry(gray: &GrayImage, bbox: BBox, inverted: bool) -> LineGeometry 
         ink_box: ink,
         source_x0: sx0,
         source_y0: sy0,
-        scale_x,
+        scale_x: scale_y,
         scale_y,
-        out_width: out_w,
-        padded_width: pad_width(out_w),
-        nx: ((1.0 / scale_x).ceil() as usize).clamp(1, 4),
+        out_width: 0,
+        padded_width: 0,
+        nx: 1,
         ny: ((1.0 / scale_y).ceil() as usize).clamp(1, 4),
         paper_level,
         range,
         shear: 0.0,
         shear_cx: 0.0,
+    }
+    .with_scale_x(scale_y, src_w)
+}
+
+impl LineGeometry {
+    /// Set the horizontal scale for a source window `source_width` page pixels wide, and the
+    /// output widths and sample counts that follow from it (squeezed to [`MAX_LINE_WIDTH`]).
+    pub(crate) fn with_scale_x(mut self, scale_x: f32, source_width: f32) -> Self {
+        let mut out = (source_width * scale_x).round().max(1.0) as usize;
+        let mut scale_x = scale_x;
+        if out > MAX_LINE_WIDTH {
+            out = MAX_LINE_WIDTH;
+            scale_x = out as f32 / source_width;
+        }
+        self.scale_x = scale_x;
+        self.out_width = out;
+        self.padded_width = pad_width(out);
+        self.nx = ((1.0 / scale_x).ceil() as usize).clamp(1, 4);
+        self
     }
 }
 

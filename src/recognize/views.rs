@@ -23,9 +23,7 @@
 //! were read again, which is why it is off by default.
 
 use super::ctc::LineText;
-use super::normalize::{
-    LINE_HEIGHT, LineGeometry, LineImage, MAX_LINE_WIDTH, WIDTH_MULTIPLE, pad_width,
-};
+use super::normalize::{LINE_HEIGHT, LineGeometry, LineImage, WIDTH_MULTIPLE};
 
 /// A line whose least confident non-space character is below this gets a second look.
 pub const SECOND_LOOK_BELOW: f32 = 0.5;
@@ -42,21 +40,6 @@ impl LineGeometry {
     /// Width of the source window in page pixels.
     fn source_width(&self) -> f32 {
         self.out_width as f32 / self.scale_x
-    }
-
-    /// Set the horizontal scale and the widths and sample counts that follow from it.
-    fn with_scale_x(mut self, scale_x: f32, source_width: f32) -> Self {
-        let mut out = (source_width * scale_x).round().max(1.0) as usize;
-        let mut scale_x = scale_x;
-        if out > MAX_LINE_WIDTH {
-            out = MAX_LINE_WIDTH;
-            scale_x = out as f32 / source_width;
-        }
-        self.scale_x = scale_x;
-        self.out_width = out;
-        self.padded_width = pad_width(out);
-        self.nx = ((1.0 / scale_x).ceil() as usize).clamp(1, 4);
-        self
     }
 
     /// The same window read `factor` times wider (more model columns per character).
