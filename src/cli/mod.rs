@@ -68,7 +68,7 @@ pub struct ModelArgs {
     pub no_lexicon: bool,
     /// Give lines the model is unsure of (a character below 50 % confidence) a second look
     /// from two other framings of them, keeping the most confident reading: ~6 % lower CER on
-    /// annotated line crops, no gain on whole pages (layout's lines), ~1.7 more reads of each
+    /// annotated line crops, no gain on whole pages (layout's lines), two more reads of each
     /// unsure line.
     #[arg(long, env = "FERROCR_SECOND_LOOK")]
     pub second_look: bool,
