@@ -25,6 +25,16 @@ fn losses(log: &str) -> Vec<f64> {
 }
 
 fn train(out: &Path, steps: u64, stop_at: Option<u64>, resume: bool) -> String {
+    train_with(out, steps, stop_at, resume, &[])
+}
+
+fn train_with(
+    out: &Path,
+    steps: u64,
+    stop_at: Option<u64>,
+    resume: bool,
+    extra: &[&str],
+) -> String {
     let mut c = bin();
     c.args([
         "train", "--device", "cpu", "--batch", "8", "--lr", "0.003", "--warmup", "1",
@@ -47,6 +57,7 @@ fn train(out: &Path, steps: u64, stop_at: Option<u64>, resume: bool) -> String {
     if let Some(s) = stop_at {
         c.args(["--stop-at", &s.to_string()]);
     }
+    c.args(extra);
     let o = c.output().expect("run ferrocr train");
     assert!(
         o.status.success(),
@@ -95,6 +106,22 @@ fn loss_falls_and_checkpoints_round_trip() {
         serde_json::from_str(&std::fs::read_to_string(out.join("train_state.json")).unwrap())
             .unwrap();
     assert_eq!(state["step"], 42);
+
+    // Grow the network by a residual BiLSTM layer and train one more step; it cannot shrink.
+    let log = train_with(&out, 100, Some(43), true, &["--lstm-layers", "2"]);
+    assert!(log.contains("grown from 1 to 2 BiLSTM layers"), "{log}");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architecture"]["lstm_layers"], 2);
+    let o = bin()
+        .args(["train", "--device", "cpu", "--resume", "--lstm-layers", "1"])
+        .args(["--steps", "100", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("a network can grow, not shrink"), "{err}");
 
     // The checkpoint is a model artefact: eval-lines loads it and reads a labelled line set.
     let data = dir.path().join("lines");

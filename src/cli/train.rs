@@ -68,6 +68,10 @@ pub struct TrainArgs {
     /// at wide gaps, so most real line pieces are short).
     #[arg(long, default_value_t = 40)]
     pub max_chars: usize,
+    /// BiLSTM layers: the architecture of a new run; resuming a checkpoint with fewer grows it
+    /// by residual layers that start as the identity (default: 1, or the checkpoint's).
+    #[arg(long)]
+    pub lstm_layers: Option<usize>,
     /// Only write this many synthetic samples (PNG + labels.txt) into --out and exit.
     #[arg(long)]
     pub dump_samples: Option<usize>,
@@ -121,6 +125,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<ExitCode> {
         val_real_limit: a.val_real_limit,
         val_synth: a.val_synth,
         log_every: a.log_every,
+        lstm_layers: a.lstm_layers,
     };
     let state = train(&opts, generator)?;
     println!(

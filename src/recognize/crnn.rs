@@ -4,14 +4,16 @@
 //! `[batch, width / 4, classes]`. The backbone has
 //! two 2x2 max-pools (height /4, width /4) and two 2x1 pools (height /4 again, width kept), so a
 //! 32-pixel line becomes 2 rows x width/4 frames; the rows are folded into the features,
-//! projected, read by one bidirectional LSTM layer and classified per frame. Horizontal
+//! projected, read by one bidirectional LSTM layer (plus, when the config asks, residual
+//! BiLSTM layers: see [`ResidualBiLstm`]) and classified per frame. Horizontal
 //! downsampling of 4 keeps the recurrent part short (few sequential steps per line).
 
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
-    BatchNorm, BatchNormConfig, BiLstm, BiLstmConfig, Linear, LinearConfig, PaddingConfig2d,
+    BatchNorm, BatchNormConfig, BiLstm, BiLstmConfig, Initializer, Linear, LinearConfig,
+    PaddingConfig2d,
 };
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -28,8 +30,16 @@ pub struct CrnnConfig {
     pub proj_dim: usize,
     /// Hidden size of each LSTM direction.
     pub lstm_hidden: usize,
+    /// Bidirectional LSTM layers: the first, then `lstm_layers - 1` residual ones
+    /// ([`ResidualBiLstm`]). Artefacts written before this field existed have one.
+    #[serde(default = "one_layer")]
+    pub lstm_layers: usize,
     /// Output classes (alphabet + blank).
     pub num_classes: usize,
+}
+
+fn one_layer() -> usize {
+    1
 }
 
 impl CrnnConfig {
@@ -39,6 +49,7 @@ impl CrnnConfig {
             channels: [16, 32, 64, 64, 96],
             proj_dim: 96,
             lstm_hidden: 128,
+            lstm_layers: 1,
             num_classes,
         }
     }
@@ -65,6 +76,9 @@ impl CrnnConfig {
             pool_2x1: MaxPool2dConfig::new([2, 1]).init(),
             proj: LinearConfig::new(c[4] * rows_out, self.proj_dim).init(device),
             lstm: BiLstmConfig::new(self.proj_dim, self.lstm_hidden, true).init(device),
+            deeper: (1..self.lstm_layers.max(1))
+                .map(|_| ResidualBiLstm::init(self.lstm_hidden, device))
+                .collect(),
             head: LinearConfig::new(2 * self.lstm_hidden, self.num_classes).init(device),
         }
     }
@@ -88,7 +102,35 @@ impl CrnnConfig {
         let proj = 2 * c[4] * (h / 16) * p;
         let lstm = 2 * 2 * 4 * (p + hd) * hd;
         let head = 2 * 2 * hd * k;
-        backbone + proj + lstm + head
+        let deeper = (self.lstm_layers.max(1) as u64 - 1)
+            * (2 * 2 * 4 * (2 * hd + hd) * hd + 2 * (2 * hd) * (2 * hd));
+        backbone + proj + lstm + deeper + head
+    }
+}
+
+/// A residual bidirectional LSTM layer: `x + out(bilstm(x))` over the `2 * hidden` features of
+/// the layer below. `out` starts at zero, so adding such a layer to a trained network leaves
+/// its function unchanged until training moves it: a trained model can be grown and trained on
+/// rather than retrained from scratch.
+#[derive(Module, Debug)]
+pub struct ResidualBiLstm {
+    lstm: BiLstm,
+    out: Linear,
+}
+
+impl ResidualBiLstm {
+    fn init(hidden: usize, device: &Device) -> Self {
+        ResidualBiLstm {
+            lstm: BiLstmConfig::new(2 * hidden, hidden, true).init(device),
+            out: LinearConfig::new(2 * hidden, 2 * hidden)
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let (y, _) = self.lstm.forward(x.clone(), None);
+        x.add(self.out.forward(y))
     }
 }
 
@@ -158,6 +200,8 @@ pub struct Crnn {
     pool_2x1: MaxPool2d,
     proj: Linear,
     lstm: BiLstm,
+    /// Residual BiLSTM layers after the first (empty for a one-layer network).
+    deeper: Vec<ResidualBiLstm>,
     head: Linear,
 }
 
@@ -186,7 +230,10 @@ impl Crnn {
         let [b, c, h, t] = x.dims();
         let x = x.reshape([b, c * h, t]).swap_dims(1, 2); // [b, t, c*h]
         let x = relu(self.proj.forward(x));
-        let (x, _) = self.lstm.forward(x, None);
+        let (mut x, _) = self.lstm.forward(x, None);
+        for layer in &self.deeper {
+            x = layer.forward(x);
+        }
         self.head.forward(x)
     }
 }
@@ -232,5 +279,29 @@ mod tests {
             diff <= 1e-4 * scale.max(1.0),
             "max difference {diff} (scale {scale})"
         );
+    }
+
+    #[test]
+    fn a_grown_network_computes_what_it_was_grown_from() {
+        use burn::store::ModuleRecord;
+        let device = Device::flex();
+        let small = CrnnConfig::new(117).init(&device);
+        let mut config = CrnnConfig::new(117);
+        config.lstm_layers = 3;
+        let bytes = small.clone().into_record().into_bytes().unwrap();
+        let record = ModuleRecord::from_bytes(bytes).unwrap().allow_partial(true);
+        let grown = config.init(&device).try_load_record(record).unwrap();
+        assert!(grown.num_params() > small.num_params());
+        assert!(config.flops_per_frame() > CrnnConfig::new(117).flops_per_frame());
+        let x = Tensor::<4>::random(
+            [2, 1, LINE_HEIGHT, 48],
+            Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let diff: f32 = (small.forward(x.clone()) - grown.forward(x))
+            .abs()
+            .max()
+            .into_scalar();
+        assert!(diff <= 1e-6, "max difference {diff}");
     }
 }

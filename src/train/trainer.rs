@@ -62,6 +62,10 @@ pub struct TrainOptions {
     pub val_synth: usize,
     /// Print a progress line every N steps.
     pub log_every: u64,
+    /// BiLSTM layers of the network: for a new run, its architecture; for a resumed one with
+    /// fewer, grow it by residual layers that start as the identity (see
+    /// [`crate::recognize::crnn::ResidualBiLstm`]). `None` keeps the checkpoint's.
+    pub lstm_layers: Option<usize>,
 }
 
 /// Index offset of held-out synthetic validation samples (training never reaches it).
@@ -165,6 +169,29 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
             },
         ),
     };
+    let grown_from = match opts.lstm_layers {
+        Some(0) => {
+            return Err(OcrError::BadParameter {
+                name: "--lstm-layers".into(),
+                detail: "must be at least 1".into(),
+            });
+        }
+        Some(n) if n < config.architecture.lstm_layers => {
+            return Err(OcrError::BadParameter {
+                name: "--lstm-layers".into(),
+                detail: format!(
+                    "{n} is below the checkpoint's {} (a network can grow, not shrink)",
+                    config.architecture.lstm_layers
+                ),
+            });
+        }
+        Some(n) if n > config.architecture.lstm_layers => {
+            let from = config.architecture.lstm_layers;
+            config.architecture.lstm_layers = n;
+            Some(from).filter(|_| opts.resume && weights_path.exists())
+        }
+        _ => None,
+    };
     let alphabet = config.alphabet();
     let mut model = config.architecture.init(&ad);
     let mut optim = AdamConfig::new()
@@ -173,12 +200,22 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
     if opts.resume && weights_path.exists() {
         let bytes = std::fs::read(&weights_path)?;
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-            .map_err(|e| OcrError::Model(format!("model.bpk: {e:?}")))?;
+            .map_err(|e| OcrError::Model(format!("model.bpk: {e:?}")))?
+            // A grown network's new layers are not in the checkpoint; everything else must be.
+            .allow_partial(grown_from.is_some());
         model = model
             .try_load_record(record)
             .map_err(|e| OcrError::Model(format!("model.bpk: {e:?}")))?;
         let opt_path = opts.out.join("optimizer.bpk");
-        if opt_path.exists() {
+        if let Some(from) = grown_from {
+            log_line(
+                &opts.out,
+                &format!(
+                    "grown from {from} to {} BiLSTM layers (the new ones start as the identity); the optimiser state starts afresh",
+                    config.architecture.lstm_layers
+                ),
+            );
+        } else if opt_path.exists() {
             optim = optim
                 .load(&opt_path)
                 .map_err(|e| OcrError::Model(format!("optimizer.bpk: {e:?}")))?;
@@ -394,6 +431,7 @@ mod schedule_tests {
             val_real_limit: 0,
             val_synth: 0,
             log_every: 1,
+            lstm_layers: None,
         }
     }
 
