@@ -169,29 +169,11 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
             },
         ),
     };
-    let grown_from = match opts.lstm_layers {
-        Some(0) => {
-            return Err(OcrError::BadParameter {
-                name: "--lstm-layers".into(),
-                detail: "must be at least 1".into(),
-            });
-        }
-        Some(n) if n < config.architecture.lstm_layers => {
-            return Err(OcrError::BadParameter {
-                name: "--lstm-layers".into(),
-                detail: format!(
-                    "{n} is below the checkpoint's {} (a network can grow, not shrink)",
-                    config.architecture.lstm_layers
-                ),
-            });
-        }
-        Some(n) if n > config.architecture.lstm_layers => {
-            let from = config.architecture.lstm_layers;
-            config.architecture.lstm_layers = n;
-            Some(from).filter(|_| opts.resume && weights_path.exists())
-        }
-        _ => None,
-    };
+    let grown_from = apply_lstm_layers(
+        opts.lstm_layers,
+        &mut config.architecture,
+        opts.resume && weights_path.exists(),
+    )?;
     let alphabet = config.alphabet();
     let mut model = config.architecture.init(&ad);
     let mut optim = AdamConfig::new()
@@ -373,6 +355,34 @@ pub fn train(opts: &TrainOptions, generator: SynthGenerator) -> Result<TrainStat
     drop(rx);
     let _ = producer.join();
     Ok(state)
+}
+
+/// Apply `--lstm-layers` to the architecture: a new run takes it as is; a resumed checkpoint with
+/// fewer layers is grown (returns the layer count it was grown from), never shrunk.
+fn apply_lstm_layers(
+    wanted: Option<usize>,
+    arch: &mut crate::recognize::crnn::CrnnConfig,
+    resuming: bool,
+) -> Result<Option<usize>> {
+    match wanted {
+        Some(0) => Err(OcrError::BadParameter {
+            name: "--lstm-layers".into(),
+            detail: "must be at least 1".into(),
+        }),
+        Some(n) if n < arch.lstm_layers => Err(OcrError::BadParameter {
+            name: "--lstm-layers".into(),
+            detail: format!(
+                "{n} is below the checkpoint's {} (a network can grow, not shrink)",
+                arch.lstm_layers
+            ),
+        }),
+        Some(n) if n > arch.lstm_layers => {
+            let from = arch.lstm_layers;
+            arch.lstm_layers = n;
+            Ok(Some(from).filter(|_| resuming))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn save_checkpoint(
