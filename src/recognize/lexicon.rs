@@ -14,7 +14,9 @@
 //! best alignment of the new word ([`ctc_align`]). A word of [`MIN_WORD_LEN_TWO_EDITS`]+ letters
 //! with no winner one edit away is also weighed against lexicon words two edits away that
 //! change only its [`TWO_EDIT_POSITIONS`] least confident characters (substituted or deleted),
-//! under the same rule.
+//! under the same rule. A word that is letters with look-alike digits in it (`T0P`, `G00DS`,
+//! `bui1ding`: see [`lookalike_token`]) is weighed, under the same rule, against the lexicon
+//! words it spells when those digits are read as the letters they resemble.
 //!
 //! Confidence: every judged word (read word of 3+ letters, in the lexicon or not) gets its
 //! posterior under the lexicon prior as its confidence, `q = weight(w) P(w) / Z` with `P` the
@@ -129,6 +131,37 @@ impl Lexicon {
         out
     }
 
+    /// Lexicon words that `read` spells when each of its look-alike digits is read as the
+    /// letter it resembles (`0` -> o, `1` -> l or i, `5` -> s, `8` -> b) and nothing else
+    /// changes; cased like the reading (see [`recase`]), sorted, without repeats.
+    pub fn lookalike_readings(&self, read: &[char]) -> Vec<String> {
+        let mut words = vec![String::new()];
+        for &c in read {
+            let options: Vec<char> = if c.is_ascii_digit() {
+                letters_for(c).iter().map(|&b| b as char).collect()
+            } else {
+                vec![c.to_ascii_lowercase()]
+            };
+            words = words
+                .iter()
+                .flat_map(|w| options.iter().map(move |&o| format!("{w}{o}")))
+                .collect();
+        }
+        let letters: Vec<char> = read
+            .iter()
+            .copied()
+            .filter(|c| c.is_ascii_alphabetic())
+            .collect();
+        let mut out: Vec<String> = words
+            .into_iter()
+            .filter(|w| self.words.contains(w))
+            .map(|w| recase(&w, &letters))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Lexicon words reached from lower-case `w` by changing two of the characters at
     /// `positions` (each substituted by a letter or deleted), sorted, without repeats.
     pub fn two_edit_neighbours(&self, w: &str, positions: &[usize]) -> Vec<String> {
@@ -220,6 +253,22 @@ pub fn correct_line(
     let chars = &line.chars;
     let mut i = 0;
     while i < chars.len() {
+        if let Some(end) = lookalike_token(chars, i) {
+            let run = &chars[i..end];
+            let f0 = i.checked_sub(1).map_or(0, |k| chars[k].last_frame + 1);
+            let f1 = chars.get(end).map_or(frames, |c| c.first_frame).min(frames);
+            let span = &probs[f0.min(f1) * classes..f1 * classes];
+            let read: Vec<char> = run.iter().map(|c| c.ch).collect();
+            let candidates = lexicon.lookalike_readings(&read);
+            match judge_candidates(&read, span, classes, alphabet, lexicon, candidates, None) {
+                Some(Verdict::Replace { word, spans, q }) => {
+                    push_replacement(&mut out, &word, &spans, q, f0)
+                }
+                _ => out.extend_from_slice(run),
+            }
+            i = end;
+            continue;
+        }
         if !chars[i].ch.is_ascii_alphabetic() {
             out.push(chars[i].clone());
             i += 1;
@@ -254,20 +303,69 @@ pub fn correct_line(
                 }));
             }
             Some(Verdict::Replace { word, spans, q }) => {
-                let per_char = q.powf(1.0 / spans.len().max(1) as f32);
-                for (ch, (a, b, _)) in word.chars().zip(spans) {
-                    out.push(RecognizedChar {
-                        ch,
-                        confidence: per_char,
-                        first_frame: f0 + a,
-                        last_frame: f0 + b,
-                    });
-                }
+                push_replacement(&mut out, &word, &spans, q, f0)
             }
         }
     }
     line.text = out.iter().map(|c| c.ch).collect();
     line.chars = out;
+}
+
+/// Push a replacing word's characters: each gets `q^(1/n)` (their product is the word's
+/// posterior `q`) and its frames from the alignment `spans` (relative to frame `f0`).
+fn push_replacement(
+    out: &mut Vec<RecognizedChar>,
+    word: &str,
+    spans: &[(usize, usize, f32)],
+    q: f32,
+    f0: usize,
+) {
+    let per_char = q.powf(1.0 / spans.len().max(1) as f32);
+    for (ch, &(a, b, _)) in word.chars().zip(spans) {
+        out.push(RecognizedChar {
+            ch,
+            confidence: per_char,
+            first_frame: f0 + a,
+            last_frame: f0 + b,
+        });
+    }
+}
+
+/// The letter a digit is mistaken for inside a word (`T0P`, `bui1ding`, `G00DS`), if any.
+fn letters_for(digit: char) -> &'static [u8] {
+    match digit {
+        '0' => b"o",
+        '1' => b"li",
+        '5' => b"s",
+        '8' => b"b",
+        _ => b"",
+    }
+}
+
+/// End of the word starting at `start` when it is letters with look-alike digits in it: a
+/// maximal run of ASCII letters and digits (bounded by anything else) of 3+ characters, every
+/// digit one of `0 1 5 8`, at least two letters and more letters than digits. Codes such as
+/// `A30`, `CTS400` or `10am` do not qualify.
+fn lookalike_token(chars: &[RecognizedChar], start: usize) -> Option<usize> {
+    let alnum = |k: usize| chars.get(k).is_some_and(|c| c.ch.is_ascii_alphanumeric());
+    if !alnum(start) || start.checked_sub(1).is_some_and(alnum) {
+        return None;
+    }
+    let mut end = start;
+    while alnum(end) {
+        end += 1;
+    }
+    let run = &chars[start..end];
+    let digits = run.iter().filter(|c| c.ch.is_ascii_digit()).count();
+    let letters = run.len() - digits;
+    let qualifies = digits > 0
+        && run.len() >= MIN_WORD_LEN
+        && letters >= 2
+        && letters > digits
+        && run
+            .iter()
+            .all(|c| !c.ch.is_ascii_digit() || !letters_for(c.ch).is_empty());
+    qualifies.then_some(end)
 }
 
 /// Judge one read word against its lexicon neighbours over its frames `span`. With `P` the CTC
@@ -284,6 +382,44 @@ fn judge(
 ) -> Option<Verdict> {
     let read: Vec<char> = run.iter().map(|c| c.ch).collect();
     let lower: String = read.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let read_known = lexicon.contains(&lower);
+    let mut candidates: Vec<String> = lexicon
+        .neighbours(&lower)
+        .iter()
+        .map(|w| recase(w, &read))
+        .collect();
+    let one_edit = candidates.len();
+    if !read_known && lower.len() >= MIN_WORD_LEN_TWO_EDITS {
+        let mut order: Vec<usize> = (0..run.len()).collect();
+        order.sort_by(|&a, &b| run[a].confidence.total_cmp(&run[b].confidence));
+        order.truncate(TWO_EDIT_POSITIONS);
+        let two = lexicon.two_edit_neighbours(&lower, &order);
+        candidates.extend(two.iter().map(|w| recase(w, &read)));
+    }
+    judge_candidates(
+        &read,
+        span,
+        classes,
+        alphabet,
+        lexicon,
+        candidates,
+        Some(one_edit),
+    )
+}
+
+/// Judge the reading `read` against `candidates` (lexicon words, already cased), as [`judge`]
+/// says. With `stop_after: Some(k)`, candidates from index `k` on are weighed only when none
+/// before them won (two-edit words after one-edit words).
+fn judge_candidates(
+    read: &[char],
+    span: &[f32],
+    classes: usize,
+    alphabet: &Alphabet,
+    lexicon: &Lexicon,
+    candidates: Vec<String>,
+    stop_after: Option<usize>,
+) -> Option<Verdict> {
+    let lower: String = read.iter().map(|c| c.to_ascii_lowercase()).collect();
     let encode =
         |w: &str| -> Option<Vec<usize>> { w.chars().map(|c| alphabet.class_of(c)).collect() };
     let read_label = encode(&read.iter().collect::<String>())?;
@@ -297,19 +433,10 @@ fn judge(
     let mut best: Option<(f32, String, Vec<usize>)> = None;
     let mut mass = read_lp.exp();
     let mut weighted = read_weight * read_lp.exp();
-    let mut candidates = lexicon.neighbours(&lower);
-    let one_edit = candidates.len();
-    if !read_known && lower.len() >= MIN_WORD_LEN_TWO_EDITS {
-        let mut order: Vec<usize> = (0..run.len()).collect();
-        order.sort_by(|&a, &b| run[a].confidence.total_cmp(&run[b].confidence));
-        order.truncate(TWO_EDIT_POSITIONS);
-        candidates.extend(lexicon.two_edit_neighbours(&lower, &order));
-    }
-    for (k, cand) in candidates.into_iter().enumerate() {
-        if k == one_edit && best.is_some() {
+    for (k, word) in candidates.into_iter().enumerate() {
+        if Some(k) == stop_after && best.is_some() {
             break; // a word one edit away won: two-edit words are not weighed
         }
-        let word = recase(&cand, &read);
         let Some(label) = encode(&word) else { continue };
         let score = ctc_log_prob(span, classes, &label);
         mass += score.exp();
@@ -450,6 +577,44 @@ mod tests {
             correct_line(&mut line, &probs, classes, &a, &lex);
             assert_eq!(line, before, "{text}");
         }
+    }
+
+    #[test]
+    fn look_alike_digits_in_words_are_read_as_letters_when_the_frames_allow() {
+        let a = Alphabet::default();
+        let classes = a.num_classes();
+        let lex = Lexicon::from_text("goods\nsold\nbuilding\nlot\n");
+        assert_eq!(
+            lex.lookalike_readings(&['G', '0', '0', 'D', 'S']),
+            vec!["GOODS".to_string()]
+        );
+        assert_eq!(
+            lex.lookalike_readings(&['b', 'u', 'i', '1', 'd', 'i', 'n', 'g']),
+            vec!["building".to_string()]
+        );
+        let read = |text: &str, zero_o: f32| {
+            // One frame per character, each followed by a blank frame.
+            let frames: Vec<Vec<(char, f32)>> = text
+                .chars()
+                .flat_map(|c| {
+                    let frame = match c {
+                        '0' => vec![('0', 0.55), ('O', zero_o)],
+                        _ => vec![(c, 0.95)],
+                    };
+                    [frame, Vec::new()]
+                })
+                .collect();
+            let refs: Vec<&[(char, f32)]> = frames.iter().map(|f| f.as_slice()).collect();
+            let probs = posteriors(&a, &refs);
+            let mut line = greedy(&probs, &a);
+            assert_eq!(line.text, text);
+            correct_line(&mut line, &probs, classes, &a, &lex);
+            line.text
+        };
+        assert_eq!(read("G00DS S0LD", 0.4), "GOODS SOLD");
+        // A confident digit stays, and so do codes that are not letters with look-alikes in them.
+        assert_eq!(read("S0LD", 0.001), "S0LD");
+        assert_eq!(read("A30 CTS400 10am L0", 0.4), "A30 CTS400 10am L0");
     }
 
     #[test]
