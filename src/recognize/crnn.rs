@@ -80,6 +80,7 @@ impl CrnnConfig {
                 .map(|_| ResidualBiLstm::init(self.lstm_hidden, device))
                 .collect(),
             head: LinearConfig::new(2 * self.lstm_hidden, self.num_classes).init(device),
+            host_pool: false,
         }
     }
 
@@ -203,6 +204,10 @@ pub struct Crnn {
     /// Residual BiLSTM layers after the first (empty for a one-layer network).
     deeper: Vec<ResidualBiLstm>,
     head: Linear,
+    /// Pool on the host ([`super::host_pool`]) instead of with burn's `MaxPool2d`: set for
+    /// inference on the CPU by [`Crnn::for_inference`]. Not part of the weights file.
+    #[module(skip)]
+    host_pool: bool,
 }
 
 impl Crnn {
@@ -220,13 +225,32 @@ impl Crnn {
         }
     }
 
+    /// Prepare a trained network for inference on `device`: BatchNorms folded
+    /// ([`Crnn::fold_batch_norms`]) and, on the CPU backend, pooling done on the host (faster
+    /// there, the same function). A prepared network must not be trained further.
+    pub fn for_inference(self, device: &Device) -> Self {
+        Crnn {
+            host_pool: *device == Device::flex(),
+            ..self.fold_batch_norms()
+        }
+    }
+
+    /// Max pooling `2 x pool_w` (stride = window) of a conv block's output.
+    fn pool(&self, x: Tensor<4>, pool_w: usize) -> Tensor<4> {
+        match (self.host_pool, pool_w) {
+            (true, _) => super::host_pool::max_pool_2xw(x, pool_w),
+            (false, 2) => self.pool_2x2.forward(x),
+            (false, _) => self.pool_2x1.forward(x),
+        }
+    }
+
     /// `[batch, 1, LINE_HEIGHT, width]` -> logits `[batch, width / 4, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
-        let x = self.pool_2x2.forward(self.b1.forward(x));
-        let x = self.pool_2x2.forward(self.b2.forward(x));
+        let x = self.pool(self.b1.forward(x), 2);
+        let x = self.pool(self.b2.forward(x), 2);
         let x = self.b3.forward(x);
-        let x = self.pool_2x1.forward(self.b4.forward(x));
-        let x = self.pool_2x1.forward(self.b5.forward(x));
+        let x = self.pool(self.b4.forward(x), 1);
+        let x = self.pool(self.b5.forward(x), 1);
         let [b, c, h, t] = x.dims();
         let x = x.reshape([b, c * h, t]).swap_dims(1, 2); // [b, t, c*h]
         let x = relu(self.proj.forward(x));

@@ -10,6 +10,7 @@ pub mod alphabet;
 pub mod crnn;
 pub mod ctc;
 pub mod ctc_score;
+pub mod host_pool;
 pub mod ink_box;
 pub mod lexicon;
 pub mod model;
@@ -175,7 +176,7 @@ impl CrnnRecognizer {
             .init(&device)
             .try_load_record(record)
             .map_err(|e| OcrError::Model(format!("weights do not fit the architecture: {e:?}")))?
-            .fold_batch_norms();
+            .for_inference(&device);
         Ok(CrnnRecognizer {
             model,
             device,
@@ -196,7 +197,7 @@ impl CrnnRecognizer {
     /// as in [`CrnnRecognizer::new`], so pass a copy that is not trained further.
     pub fn from_model(model: Crnn, device: Device, alphabet: Alphabet, temperature: f32) -> Self {
         CrnnRecognizer {
-            model: model.fold_batch_norms(),
+            model: model.for_inference(&device),
             device,
             alphabet,
             temperature,
