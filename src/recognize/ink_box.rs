@@ -259,8 +259,12 @@ fn rule_in(
     let mut best: Option<(usize, usize)> = None;
     for &slope in RULE_SLOPES {
         let rise = (slope.abs() * (x1 - x0) as f32).ceil() as isize;
+        // Row offset of the line at each column, the same for every start row.
+        let offsets: Vec<isize> = (0..x1 - x0)
+            .map(|i| (slope * i as f32).round() as isize)
+            .collect();
         for start in lo as isize - rise..hi as isize + rise {
-            let row_at = |x: usize| start + (slope * (x - x0) as f32).round() as isize;
+            let row_at = |x: usize| start + offsets[x - x0];
             let (mut run, mut run_start) = (0usize, x0);
             for x in x0..=x1 {
                 let y = if x < x1 { row_at(x) } else { -1 };
@@ -285,6 +289,9 @@ fn rule_in(
                     }
                 }
                 run = 0;
+                if ((x1 - x).saturating_sub(1) as f32) < need {
+                    break; // too few columns left for a rule to start and be long enough
+                }
             }
         }
     }
