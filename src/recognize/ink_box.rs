@@ -46,6 +46,11 @@ const RULE_SLOPES: &[f32] = &[
 ];
 /// Whatever is cut, at least this fraction of the first ink height remains.
 const MIN_KEPT: f32 = 0.3;
+/// A part joined to the kept one by ink across the valley row between them is another text
+/// line only when its ink spans at least this fraction of the kept part's columns: a
+/// capital's top (the bar of a `T` over `ax`, joined by the stem) is narrow, a neighbouring
+/// line runs along the box.
+const LINE_SPAN: f32 = 0.5;
 
 /// Otsu's threshold of a histogram (0..=255).
 pub(super) fn otsu(hist: &[u32; 256]) -> u8 {
@@ -108,6 +113,15 @@ impl InkMask {
     /// Ink pixels of row `y` between columns `x0..x1`.
     fn row_count(&self, y: usize, x0: usize, x1: usize) -> usize {
         (x0..x1).filter(|&x| self.at(x, y)).count()
+    }
+
+    /// First and last column (exclusive end) holding ink in rows `y0..y1` between columns
+    /// `x0..x1`.
+    fn columns_within(&self, y0: usize, y1: usize, x0: usize, x1: usize) -> Option<(usize, usize)> {
+        let has = |x: usize| (y0..y1).any(|y| self.at(x, y));
+        let first = (x0..x1).find(|&x| has(x))?;
+        let last = (x0..x1).rev().find(|&x| has(x))?;
+        Some((first, last + 1))
     }
 
     /// First and last column (exclusive end) holding ink in rows `y0..y1`.
@@ -356,13 +370,37 @@ fn main_text_line(
         return (top, bottom);
     }
     let mut best = (0, 0, 0); // (ink, start, end) in profile indices
+    let mut spans = Vec::with_capacity(parts.len()); // (start, end) of each part
     let mut start = 0;
     for part in parts {
         let ink = part.iter().sum::<usize>();
         if ink > best.0 {
             best = (ink, start, start + part.len());
         }
+        spans.push((start, start + part.len()));
         start += part.len() + 1;
+    }
+    // A part that touches the kept one through ink in the valley row between them (not a
+    // blank row) must run along the box to be another line: a capital's bar over the
+    // x-height, joined by its stem, does not.
+    let width = |(s, e): (usize, usize)| {
+        mask.columns_within(top + s, top + e, x0, x1)
+            .map_or(0, |(a, b)| b - a)
+    };
+    let kept_width = width((best.1, best.2)) as f32;
+    let narrow_and_joined = spans.iter().any(|&(s, e)| {
+        let valley = if e < best.1 {
+            e
+        } else if s > best.2 {
+            s - 1
+        } else {
+            return false;
+        };
+        let adjacent = valley + 1 == best.1 || valley == best.2;
+        adjacent && profile[valley] > 0 && (width((s, e)) as f32) < LINE_SPAN * kept_width
+    });
+    if narrow_and_joined {
+        return (top, bottom);
     }
     let (_, mut s, mut e) = best;
     while s < e && profile[s] < row_min {
@@ -466,6 +504,20 @@ mod tests {
         assert_eq!(
             tighten_to_ink(&g, BBox::new(45, 28, 140, 62)),
             BBox::new(50, 40, 135, 52)
+        );
+    }
+
+    #[test]
+    fn keeps_the_top_of_a_capital() {
+        // "Tax" in a bold face: the T's bar is as inky as the x-height rows and only its stem
+        // crosses the rows between them, a valley; the bar is narrow, so it is no line.
+        let mut g = page();
+        fill(&mut g, 50, 30, 80, 34); // the bar
+        fill(&mut g, 63, 34, 67, 52); // the stem
+        glyphs(&mut g, 84, 5, 40, 52); // "ax"
+        assert_eq!(
+            tighten_to_ink(&g, BBox::new(45, 25, 145, 60)),
+            BBox::new(50, 30, 136, 52)
         );
     }
 
