@@ -212,6 +212,42 @@ pub(super) fn digits(rng: &mut ChaCha8Rng) -> String {
     }
 }
 
+/// A row of a statistics or results table: figures with significance or footnote markers
+/// (`3.12***  2.78  3.28*`), percentages, counts and scale anchors, as research reports and
+/// test summaries print them.
+pub(super) fn table_row(rng: &mut ChaCha8Rng) -> String {
+    const MARKERS: &[&str] = &["", "", "", "*", "**", "***", "+", "++", "a", "b", "°"];
+    let cell = |rng: &mut ChaCha8Rng| -> String {
+        match rng.random_range(0..10) {
+            0..=5 => format!(
+                "{}.{:02}{}",
+                num(rng, 0, 9),
+                num(rng, 0, 99),
+                pick(rng, MARKERS)
+            ),
+            6 => format!("{}.{}%", num(rng, 0, 99), num(rng, 0, 9)),
+            7 => format!("{} %", num(rng, 0, 100)),
+            8 => format!("({})", num(rng, 1, 999)),
+            _ => format!("{}{}", num(rng, 0, 999), pick(rng, MARKERS)),
+        }
+    };
+    let mut row = match rng.random_range(0..5) {
+        0 => format!("({}={}) ", num(rng, 1, 9), pick(rng, SCALE_WORDS)),
+        1 => format!("n={} ", num(rng, 10, 999)),
+        _ => String::new(),
+    };
+    let gap = rng.random_range(1..5);
+    let cells: Vec<String> = (0..rng.random_range(2..8)).map(|_| cell(rng)).collect();
+    row.push_str(&cells.join(&" ".repeat(gap)));
+    row
+}
+
+/// Anchors of rating scales in test reports, `(7=More)`.
+const SCALE_WORDS: &[&str] = &[
+    "More", "Less", "Better", "Worse", "Easier", "Harder", "Smoother", "Stronger", "Best", "Agree",
+    "Yes", "High",
+];
+
 /// Person names in several conventions.
 pub(super) fn name(rng: &mut ChaCha8Rng) -> String {
     let f = pick(rng, FIRST_NAMES);

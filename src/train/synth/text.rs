@@ -31,6 +31,7 @@ const KINDS: &[(Kind, f32)] = &[
     (Kind::FormField, 7.0),
     (Kind::Single, 4.0),
     (Kind::RandomChars, 3.0),
+    (Kind::TableRow, 3.0),
 ];
 
 /// A generator of line texts.
@@ -54,6 +55,7 @@ enum Kind {
     FormField,
     Single,
     RandomChars,
+    TableRow,
 }
 
 /// Generates random line texts; cheap to share between threads (read-only).
@@ -153,6 +155,7 @@ impl TextGenerator {
                 }
             }
             Kind::RandomChars => random_chars(rng),
+            Kind::TableRow => table_row(rng),
         };
         let s = truncate_words(s.trim(), self.max_chars);
         if s.trim().is_empty() {
