@@ -18,6 +18,9 @@ use burn::nn::{
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::host_lstm::HostBiLstm;
 
 use super::normalize::{LINE_HEIGHT, WIDTH_MULTIPLE};
 
@@ -81,6 +84,7 @@ impl CrnnConfig {
                 .collect(),
             head: LinearConfig::new(2 * self.lstm_hidden, self.num_classes).init(device),
             host_pool: false,
+            host_lstm: None,
         }
     }
 
@@ -129,8 +133,8 @@ impl ResidualBiLstm {
         }
     }
 
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let (y, _) = self.lstm.forward(x.clone(), None);
+    /// `x + out(y)`, with `y` this layer's BiLSTM over `x` (see [`Crnn::forward`]).
+    fn residual(&self, x: Tensor<3>, y: Tensor<3>) -> Tensor<3> {
         x.add(self.out.forward(y))
     }
 }
@@ -208,6 +212,10 @@ pub struct Crnn {
     /// inference on the CPU by [`Crnn::for_inference`]. Not part of the weights file.
     #[module(skip)]
     host_pool: bool,
+    /// The BiLSTM layers' recurrence on the host ([`super::host_lstm`]), first layer first:
+    /// set for inference on the CPU by [`Crnn::for_inference`]. Not part of the weights file.
+    #[module(skip)]
+    host_lstm: Option<Arc<Vec<HostBiLstm>>>,
 }
 
 impl Crnn {
@@ -229,10 +237,29 @@ impl Crnn {
     /// ([`Crnn::fold_batch_norms`]) and, on the CPU backend, pooling done on the host (faster
     /// there, the same function). A prepared network must not be trained further.
     pub fn for_inference(self, device: &Device) -> Self {
+        let cpu = *device == Device::flex();
+        let host_lstm = cpu.then(|| {
+            let layers = std::iter::once(&self.lstm).chain(self.deeper.iter().map(|l| &l.lstm));
+            Arc::new(layers.map(HostBiLstm::new).collect())
+        });
         Crnn {
-            host_pool: *device == Device::flex(),
+            host_pool: cpu,
+            host_lstm,
             ..self.fold_batch_norms()
         }
+    }
+
+    /// BiLSTM layer `i` (0: the first, then the residual ones) over `x`.
+    fn bilstm(&self, i: usize, x: Tensor<3>) -> Tensor<3> {
+        if let Some(host) = &self.host_lstm {
+            return host[i].forward(x);
+        }
+        let lstm = if i == 0 {
+            &self.lstm
+        } else {
+            &self.deeper[i - 1].lstm
+        };
+        lstm.forward(x, None).0
     }
 
     /// Max pooling `2 x pool_w` (stride = window) of a conv block's output.
@@ -254,9 +281,10 @@ impl Crnn {
         let [b, c, h, t] = x.dims();
         let x = x.reshape([b, c * h, t]).swap_dims(1, 2); // [b, t, c*h]
         let x = relu(self.proj.forward(x));
-        let (mut x, _) = self.lstm.forward(x, None);
-        for layer in &self.deeper {
-            x = layer.forward(x);
+        let mut x = self.bilstm(0, x);
+        for (i, layer) in self.deeper.iter().enumerate() {
+            let y = self.bilstm(i + 1, x.clone());
+            x = layer.residual(x, y);
         }
         self.head.forward(x)
     }

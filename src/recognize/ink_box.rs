@@ -14,7 +14,8 @@
 //!    lower than it (fragments of the neighbouring lines);
 //! 4. of several text lines left touching each other (through a descender, a signature
 //!    stroke), the one with the most ink: an annotator's box around one line of a dense
-//!    paragraph takes in much of the lines above and below;
+//!    paragraph takes in much of the lines above and below (a part joined to it by ink
+//!    across the valley must span half its columns: the bar of a bold `T` is no line);
 //! 5. columns re-trimmed to the ink of the rows that remain.
 //!
 //! Each cut is undone when what would remain is too little to be the line (a box holding only

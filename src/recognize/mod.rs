@@ -10,6 +10,7 @@ pub mod alphabet;
 pub mod crnn;
 pub mod ctc;
 pub mod ctc_score;
+pub mod host_lstm;
 pub mod host_pool;
 pub mod ink_box;
 pub mod lexicon;
