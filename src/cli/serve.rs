@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// see `ferrocr ocr --help`).
     #[arg(long)]
     pub second_look: bool,
+    /// Decode lines greedily instead of by CTC prefix beam search (a little faster, a little
+    /// less accurate; see `ferrocr ocr --help`).
+    #[arg(long)]
+    pub greedy: bool,
 }
 
 fn put<T: serde::Serialize>(t: &mut toml::Table, key: &str, v: &Option<T>) -> anyhow::Result<()> {
@@ -102,6 +106,9 @@ impl ServeArgs {
         }
         if self.second_look {
             put(&mut t, "second_look", &Some(true))?;
+        }
+        if self.greedy {
+            put(&mut t, "greedy", &Some(true))?;
         }
         Ok(t)
     }

@@ -39,6 +39,17 @@ pub fn greedy_decode(
     classes: usize,
     alphabet: &Alphabet,
 ) -> LineText {
+    clean_line(greedy_chars(probs, frames, classes, alphabet), frames)
+}
+
+/// The characters greedy decoding reads, before spaces are trimmed and collapsed: the best
+/// class per frame, runs merged, blanks dropped.
+pub fn greedy_chars(
+    probs: &[f32],
+    frames: usize,
+    classes: usize,
+    alphabet: &Alphabet,
+) -> Vec<RecognizedChar> {
     let mut chars: Vec<RecognizedChar> = Vec::new();
     let mut prev_class = 0usize;
     for t in 0..frames {
@@ -65,7 +76,12 @@ pub fn greedy_decode(
         }
         prev_class = best;
     }
-    // Trim spaces at the ends and collapse runs of spaces (keeping the most confident one).
+    chars
+}
+
+/// A line of `frames` frames from decoded characters: spaces at the ends trimmed and runs of
+/// spaces collapsed (keeping the most confident one).
+pub fn clean_line(chars: Vec<RecognizedChar>, frames: usize) -> LineText {
     let mut cleaned: Vec<RecognizedChar> = Vec::with_capacity(chars.len());
     for c in chars {
         if c.ch == ' ' {

@@ -9,6 +9,7 @@
 pub mod alphabet;
 pub mod crnn;
 pub mod ctc;
+pub mod ctc_beam;
 pub mod ctc_score;
 pub mod host_lstm;
 pub mod host_pool;
@@ -163,6 +164,7 @@ pub struct CrnnRecognizer {
     policy: BatchPolicy,
     lexicon: Option<Arc<lexicon::Lexicon>>,
     second_look: bool,
+    beam: bool,
 }
 
 impl CrnnRecognizer {
@@ -191,11 +193,13 @@ impl CrnnRecognizer {
                 .as_deref()
                 .map(|t| Arc::new(lexicon::Lexicon::from_text(t))),
             second_look: false,
+            beam: true,
         })
     }
 
     /// Wrap an in-memory network (used by training's validation); its BatchNorms are folded
-    /// as in [`CrnnRecognizer::new`], so pass a copy that is not trained further.
+    /// as in [`CrnnRecognizer::new`], so pass a copy that is not trained further. It decodes
+    /// greedily without a lexicon (the raw model, comparable over a training run's log).
     pub fn from_model(model: Crnn, device: Device, alphabet: Alphabet, temperature: f32) -> Self {
         CrnnRecognizer {
             model: model.for_inference(&device),
@@ -207,12 +211,19 @@ impl CrnnRecognizer {
             policy: BatchPolicy::default(),
             lexicon: None,
             second_look: false,
+            beam: false,
         }
     }
 
     /// Decode without the model's lexicon (raw model output, for measuring the model alone).
     pub fn without_lexicon(mut self) -> Self {
         self.lexicon = None;
+        self
+    }
+
+    /// Decode greedily (best class per frame) instead of by prefix beam search ([`ctc_beam`]).
+    pub fn greedy(mut self) -> Self {
+        self.beam = false;
         self
     }
 
@@ -251,11 +262,16 @@ impl CrnnRecognizer {
     }
 
     /// Decode one line's `frames x classes` posteriors (as [`Self::line_probabilities`] gives
-    /// them): greedy CTC, then the lexicon (when the model has one) and numeric context.
+    /// them): CTC prefix beam search (or greedy, see [`Self::greedy`]), then the lexicon (when
+    /// the model has one) and numeric context.
     pub fn decode_probabilities(&self, probs: &[f32]) -> LineText {
         let classes = self.alphabet.num_classes();
         let frames = probs.len() / classes;
-        let mut text = ctc::greedy_decode(probs, frames, classes, &self.alphabet);
+        let mut text = if self.beam {
+            ctc_beam::decode(probs, frames, classes, &self.alphabet)
+        } else {
+            ctc::greedy_decode(probs, frames, classes, &self.alphabet)
+        };
         if let Some(lex) = &self.lexicon {
             lexicon::correct_line(&mut text, probs, classes, &self.alphabet, lex);
         }

@@ -71,6 +71,9 @@ pub struct ServeConfig {
     /// Give lines the model is unsure of a second look from other framings (slower, a little
     /// more accurate on well-framed lines).
     pub second_look: bool,
+    /// Decode lines greedily instead of by CTC prefix beam search (a little faster, a little
+    /// less accurate).
+    pub greedy: bool,
     /// Data directory of the embedded job store.
     pub data_dir: PathBuf,
     /// Job store URL: none = SQLite in `data_dir`; `postgres://...` for many nodes.
@@ -124,6 +127,7 @@ impl Default for ServeConfig {
             model: None,
             no_lexicon: false,
             second_look: false,
+            greedy: false,
             data_dir: PathBuf::from("ferrocr-data"),
             store: None,
             workers: 1,

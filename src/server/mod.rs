@@ -121,6 +121,9 @@ pub fn build_state(
     if config.second_look {
         crnn = crnn.with_second_look();
     }
+    if config.greedy {
+        crnn = crnn.greedy();
+    }
     let recognizer: Arc<dyn Recognizer> = Arc::new(crnn);
     metrics
         .backend_info
