@@ -10,7 +10,8 @@
 //!
 //! [`decode`] runs greedy decoding, then the beam; when the beam's reading differs, the two
 //! readings are scored exactly ([`ctc_log_prob`]) and the more probable one is kept, so the
-//! result is never less probable than greedy's. A beam reading's characters are placed by its
+//! result is never less probable than greedy's (an empty beam reading never replaces a
+//! non-empty greedy one: the beam may add or change characters, not erase a line). A beam reading's characters are placed by its
 //! best alignment ([`ctc_align`]) and get, as in greedy decoding, their highest posterior over
 //! their frames as confidence. No parameter here was fitted on evaluation data: the width is
 //! the usual a-priori choice and the floor of [`MIN_CLASS_PROB`] follows from its doc.
