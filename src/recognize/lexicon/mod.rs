@@ -35,6 +35,8 @@ use super::alphabet::Alphabet;
 use super::ctc::{LineText, RecognizedChar};
 use super::ctc_score::{ctc_align, ctc_log_prob};
 
+mod join;
+
 /// Natural-log odds a dictionary word is granted over an out-of-vocabulary reading: a candidate
 /// up to e^3 (~20x) less likely under the model still wins. Fixed a priori (documents are mostly
 /// dictionary words), not fitted on evaluation data.
@@ -235,9 +237,10 @@ enum Verdict {
     },
 }
 
-/// Correct the out-of-vocabulary words of one decoded line in place and set the confidence of
-/// every word the lexicon judged to its posterior; `probs` are the line's `frames x classes`
-/// posteriors that `line` was decoded from.
+/// Correct the out-of-vocabulary words of one decoded line in place (after joining words the
+/// decoder split in two, see `join.rs`) and set the confidence of every word the lexicon judged
+/// to its posterior; `probs` are the line's `frames x classes` posteriors that `line` was
+/// decoded from.
 pub fn correct_line(
     line: &mut LineText,
     probs: &[f32],
@@ -249,8 +252,9 @@ pub fn correct_line(
         return;
     }
     let frames = probs.len() / classes;
-    let mut out: Vec<RecognizedChar> = Vec::with_capacity(line.chars.len());
-    let chars = &line.chars;
+    let joined = join::join_split_words(&line.chars, probs, classes, alphabet, lexicon);
+    let chars = &joined;
+    let mut out: Vec<RecognizedChar> = Vec::with_capacity(chars.len());
     let mut i = 0;
     while i < chars.len() {
         if let Some(end) = lookalike_token(chars, i) {

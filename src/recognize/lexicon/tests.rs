@@ -159,3 +159,51 @@ fn recase_follows_the_reading() {
     assert_eq!(recase("total", &['I', 'o', 't', 'a', 'l']), "Total");
     assert_eq!(recase("total", &['i', 'o', 't', 'a', 'L']), "total");
 }
+
+/// Frames spelling `left`, a space at probability `space` (blank the rest), then `right`.
+fn split_word(a: &Alphabet, left: &str, space: f32, right: &str) -> Vec<f32> {
+    let letter: Vec<[(char, f32); 1]> = left
+        .chars()
+        .chain(right.chars())
+        .map(|c| [(c, 0.99)])
+        .collect();
+    let gap = [(' ', space)];
+    let mut frames: Vec<&[(char, f32)]> = Vec::new();
+    for (k, l) in letter.iter().enumerate() {
+        if k == left.len() {
+            frames.push(&gap);
+        }
+        frames.push(l);
+        frames.push(&[]);
+    }
+    posteriors(a, &frames)
+}
+
+#[test]
+fn a_word_split_on_an_uncertain_space_is_joined_and_a_confident_split_is_not() {
+    let a = Alphabet::default();
+    let classes = a.num_classes();
+    let lex = Lexicon::from_text("total\nto\nday\ntoday\n");
+    let probs = split_word(&a, "tot", 0.6, "al");
+    let mut line = greedy(&probs, &a);
+    assert_eq!(line.text, "tot al");
+    correct_line(&mut line, &probs, classes, &a, &lex);
+    assert_eq!(line.text, "total");
+    assert_eq!(line.chars.len(), 5);
+    assert!(
+        line.chars
+            .windows(2)
+            .all(|w| w[0].last_frame < w[1].first_frame)
+    );
+
+    let probs = split_word(&a, "tot", 0.995, "al");
+    let mut line = greedy(&probs, &a);
+    correct_line(&mut line, &probs, classes, &a, &lex);
+    assert_eq!(line.text, "tot al");
+
+    // Two lexicon words stay two words however uncertain the space.
+    let probs = split_word(&a, "to", 0.6, "day");
+    let mut line = greedy(&probs, &a);
+    correct_line(&mut line, &probs, classes, &a, &lex);
+    assert_eq!(line.text, "to day");
+}
