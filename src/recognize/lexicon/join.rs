@@ -8,14 +8,15 @@
 //! (and, for joined words of [`MIN_WORD_LEN_TWO_EDITS`]+ letters, the lexicon words one edit
 //! away from the join) are weighed against the split reading over the same frames, by the rule
 //! the rest of the lexicon uses: the best candidate replaces the reading when its CTC
-//! log-probability is within [`MAX_LOG_PRIOR_GAIN`] of the reading's. Two lexicon words
+//! log-probability is within [`super::MAX_LOG_PRIOR_GAIN`] of the reading's. Two lexicon words
 //! (`to day`) are never joined. The joined word's characters take their frames and confidences
 //! from its best alignment; [`super::correct_line`] then judges it like any read word.
 
-use super::{Lexicon, MAX_LOG_PRIOR_GAIN, MIN_WORD_LEN, MIN_WORD_LEN_TWO_EDITS, recase};
+use super::{
+    Lexicon, MIN_WORD_LEN, MIN_WORD_LEN_TWO_EDITS, Verdict, judge_candidates, recase, word_frames,
+};
 use crate::recognize::alphabet::Alphabet;
 use crate::recognize::ctc::RecognizedChar;
-use crate::recognize::ctc_score::{ctc_align, ctc_log_prob};
 
 /// Where one character of a word lies in its frames: first frame, last frame, best posterior.
 type CharSpan = (usize, usize, f32);
@@ -54,11 +55,7 @@ pub(super) fn join_split_words(
             b_end += 1;
         }
         if splits && !alnum(Some(b_end)) {
-            let f0 = i.checked_sub(1).map_or(0, |k| chars[k].last_frame + 1);
-            let f1 = chars
-                .get(b_end)
-                .map_or(frames, |c| c.first_frame)
-                .min(frames);
+            let (f0, f1) = word_frames(chars, i, b_end, frames);
             let span = &probs[f0.min(f1) * classes..f1 * classes];
             let parts = [&chars[i..a_end], &chars[b_start..b_end]];
             if let Some((word, spans)) = best_join(parts, span, classes, alphabet, lexicon) {
@@ -111,21 +108,13 @@ fn best_join(
     if candidates.is_empty() {
         return None;
     }
-    let encode =
-        |w: &str| -> Option<Vec<usize>> { w.chars().map(|c| alphabet.class_of(c)).collect() };
-    let read_lp = ctc_log_prob(span, classes, &encode(&format!("{a} {b}"))?);
-    if read_lp == f32::NEG_INFINITY {
-        return None;
+    // The split reading is not a lexicon word (it has a space), so the shared judge replaces it
+    // by its best candidate within MAX_LOG_PRIOR_GAIN; the joined word's confidence is set when
+    // `correct_line` judges it as a word.
+    let read: Vec<char> = format!("{a} {b}").chars().collect();
+    let candidates = candidates.iter().map(|w| recase(w, &letters)).collect();
+    match judge_candidates(&read, span, classes, alphabet, lexicon, candidates, None)? {
+        Verdict::Replace { word, spans, .. } => Some((word, spans)),
+        Verdict::Keep { .. } => None,
     }
-    let mut best: Option<(f32, String, Vec<usize>)> = None;
-    for word in candidates.iter().map(|w| recase(w, &letters)) {
-        let Some(label) = encode(&word) else { continue };
-        let score = ctc_log_prob(span, classes, &label);
-        if score > read_lp - MAX_LOG_PRIOR_GAIN && best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, word, label));
-        }
-    }
-    let (_, word, label) = best?;
-    let spans = ctc_align(span, classes, &label)?;
-    Some((word, spans))
 }

@@ -259,8 +259,7 @@ pub fn correct_line(
     while i < chars.len() {
         if let Some(end) = lookalike_token(chars, i) {
             let run = &chars[i..end];
-            let f0 = i.checked_sub(1).map_or(0, |k| chars[k].last_frame + 1);
-            let f1 = chars.get(end).map_or(frames, |c| c.first_frame).min(frames);
+            let (f0, f1) = word_frames(chars, i, end, frames);
             let span = &probs[f0.min(f1) * classes..f1 * classes];
             let read: Vec<char> = run.iter().map(|c| c.ch).collect();
             let candidates = lexicon.lookalike_readings(&read);
@@ -292,8 +291,7 @@ pub fn correct_line(
             continue;
         }
         // The word's frames: from after the previous character to before the next one.
-        let f0 = start.checked_sub(1).map_or(0, |k| chars[k].last_frame + 1);
-        let f1 = chars.get(i).map_or(frames, |c| c.first_frame).min(frames);
+        let (f0, f1) = word_frames(chars, start, i, frames);
         let span = &probs[f0.min(f1) * classes..f1 * classes];
         match judge(run, span, classes, alphabet, lexicon) {
             None => out.extend_from_slice(run),
@@ -313,6 +311,19 @@ pub fn correct_line(
     }
     line.text = out.iter().map(|c| c.ch).collect();
     line.chars = out;
+}
+
+/// The frames `f0..f1` a word `chars[start..end]` may use: from after the character before it
+/// (or the line's start) to before the character after it (or the line's `frames`).
+fn word_frames(
+    chars: &[RecognizedChar],
+    start: usize,
+    end: usize,
+    frames: usize,
+) -> (usize, usize) {
+    let f0 = start.checked_sub(1).map_or(0, |k| chars[k].last_frame + 1);
+    let f1 = chars.get(end).map_or(frames, |c| c.first_frame).min(frames);
+    (f0, f1)
 }
 
 /// Push a replacing word's characters: each gets `q^(1/n)` (their product is the word's
