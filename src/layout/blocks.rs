@@ -1,19 +1,26 @@
 //! Reading order and blocks.
 //!
 //! With column detection, a recursive XY-cut splits the lines at vertical gutters that are tall
-//! (several lines on each side), clean (no line crosses them) and separate real text columns
+//! (several lines on each side, side by side with the other column's, not only above or below
+//! it), clean (no line crosses them) and separate real text columns
 //! (lines on both sides at least 8 text heights wide on median, which rules out form label
-//! columns and price columns). Where no such gutter exists the node is cut into horizontal
-//! strips; consecutive strips sharing a vertical gap are kept together so a column section
-//! below a full-width title is cut on its own. Leaves are read by rows: top to bottom, left to
-//! right within a row, so a form reads each label before its value. Lines that follow each
-//! other closely are finally grouped into blocks; a column change always starts a new block.
+//! columns and price columns). Between two long columns the gutter may also be crossed by a
+//! title or footer above or below them and by a few narrow lines between them (a caption beside
+//! a picture, read after both columns), as [`column_cut`] states. Where no such gutter exists
+//! the node is cut into horizontal strips; consecutive strips sharing a vertical gap are kept
+//! together so a column section below a full-width title is cut on its own. Leaves are read by
+//! rows: top to bottom, left to right within a row, so a form reads each label before its
+//! value. Lines that follow each other closely are finally grouped into blocks; a column change
+//! always starts a new block.
 
 use super::{LayoutBlock, LayoutLine};
 use crate::geometry::BBox;
 
 /// Lines on each side of a column gutter, at least.
 const MIN_COLUMN_LINES: usize = 3;
+/// Lines on each side of a gutter that other lines cross, at least: a small table under a
+/// merged row is not a pair of columns.
+const MIN_CROSSED_COLUMN_LINES: usize = 8;
 /// Median line width of a text column, in text heights, at least.
 const MIN_COLUMN_WIDTH: f32 = 8.0;
 /// Largest row pitch (centre to centre) within a block, in character heights (the median glyph
@@ -78,39 +85,161 @@ fn median_width(boxes: &[BBox], idx: &[usize]) -> f32 {
     super::components::median_u32(&w)
 }
 
-/// A vertical cut of `idx` at a text-column gutter, as (left, right), if there is one.
-pub fn column_cut(boxes: &[BBox], idx: &[usize], th: f32) -> Option<(Vec<usize>, Vec<usize>)> {
+/// A vertical cut of a node at a text-column gutter.
+#[derive(Debug, Default)]
+pub struct ColumnCut {
+    /// Lines across the gutter above the span both columns share (a title, a running head),
+    /// read before the columns.
+    pub above: Vec<usize>,
+    /// Lines left of the gutter.
+    pub left: Vec<usize>,
+    /// Lines right of the gutter.
+    pub right: Vec<usize>,
+    /// Lines across the gutter inside the span both columns share (a caption or pull quote set
+    /// between the columns around a picture), read after both columns.
+    pub floats: Vec<usize>,
+    /// Lines across the gutter below the shared span (a footer), read last.
+    pub below: Vec<usize>,
+}
+
+/// Vertical extent (top, bottom) of the lines `s`.
+fn extent(boxes: &[BBox], s: &[usize]) -> (u32, u32) {
+    let y0 = s.iter().map(|&i| boxes[i].y0).min().unwrap_or(0);
+    let y1 = s.iter().map(|&i| boxes[i].y1).max().unwrap_or(0);
+    (y0, y1)
+}
+
+/// Maximal x-intervals at least `min_w` wide inside `lo..hi` covered by at most `max_cover` of
+/// the boxes.
+fn sparse_intervals(
+    boxes: &[BBox],
+    idx: &[usize],
+    (lo, hi): (u32, u32),
+    min_w: f32,
+    max_cover: usize,
+) -> Vec<(u32, u32)> {
+    if max_cover == 0 {
+        return free_intervals(boxes, idx, lo, hi, min_w);
+    }
+    let mut edges: Vec<(u32, i32)> = Vec::with_capacity(2 * idx.len());
+    for &i in idx {
+        edges.push((boxes[i].x0, 1));
+        edges.push((boxes[i].x1, -1));
+    }
+    edges.sort_unstable();
+    let mut out = Vec::new();
+    let (mut cover, mut run_start) = (0i32, Some(lo));
+    let close = |start: u32, end: u32, out: &mut Vec<(u32, u32)>| {
+        if end > start && (end - start) as f32 >= min_w {
+            out.push((start, end));
+        }
+    };
+    for (x, d) in edges {
+        let was_sparse = cover as usize <= max_cover;
+        cover += d;
+        let sparse = cover as usize <= max_cover;
+        match (was_sparse, sparse) {
+            (true, false) => {
+                if let Some(s) = run_start.take() {
+                    close(s, x, &mut out);
+                }
+            }
+            (false, true) => run_start = Some(x),
+            _ => {}
+        }
+    }
+    if let Some(s) = run_start {
+        close(s, hi, &mut out);
+    }
+    out
+}
+
+/// A vertical cut of `idx` at a text-column gutter, if there is one. Where no gutter is clean,
+/// lines may cross it when both columns have at least [`MIN_CROSSED_COLUMN_LINES`] lines:
+/// above or below the span both columns share (titles, running heads, footers: read before or
+/// after the columns), and inside that span when they are few (at most a quarter of the shorter
+/// column's lines) and each narrower than both columns' median line (a caption set between two
+/// columns around a picture, or specks of the picture: read after the columns). The cut with
+/// the fewest crossing lines wins, then the widest gutter.
+pub fn column_cut(boxes: &[BBox], idx: &[usize], th: f32) -> Option<ColumnCut> {
     if idx.len() < 2 * MIN_COLUMN_LINES {
         return None;
     }
     let lo = idx.iter().map(|&i| boxes[i].x0).min()?;
     let hi = idx.iter().map(|&i| boxes[i].x1).max()?;
-    let mut best: Option<(u32, Vec<usize>, Vec<usize>)> = None;
-    for (g0, g1) in free_intervals(boxes, idx, lo, hi, th) {
-        let (left, right): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| boxes[i].x1 <= g0);
-        if left.len() < MIN_COLUMN_LINES || right.len() < MIN_COLUMN_LINES {
-            continue;
+    // A clean gutter first, then gutters crossed by more and more lines.
+    for cover in 0..=idx.len() / 8 {
+        let mut best: Option<(u32, ColumnCut)> = None;
+        for (g0, g1) in sparse_intervals(boxes, idx, (lo, hi), th, cover) {
+            if let Some(cut) = cut_at(boxes, idx, th, (g0, g1))
+                && best.as_ref().is_none_or(|(w, _)| g1 - g0 > *w)
+            {
+                best = Some((g1 - g0, cut));
+            }
         }
-        let extent = |s: &[usize]| {
-            let y0 = s.iter().map(|&i| boxes[i].y0).min().unwrap_or(0);
-            let y1 = s.iter().map(|&i| boxes[i].y1).max().unwrap_or(0);
-            (y0, y1)
-        };
-        let (l, r) = (extent(&left), extent(&right));
-        let shared = l.1.min(r.1).saturating_sub(l.0.max(r.0)) as f32;
-        if shared < 3.0 * th {
-            continue;
-        }
-        if median_width(boxes, &left) < MIN_COLUMN_WIDTH * th
-            || median_width(boxes, &right) < MIN_COLUMN_WIDTH * th
-        {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(w, _, _)| g1 - g0 > *w) {
-            best = Some((g1 - g0, left, right));
+        if let Some((_, cut)) = best {
+            return Some(cut);
         }
     }
-    best.map(|(_, l, r)| (l, r))
+    None
+}
+
+/// The cut of `idx` at the gutter `g0..g1` if both sides are text columns and the lines that
+/// cross the gutter are placed as [`column_cut`] allows.
+fn cut_at(boxes: &[BBox], idx: &[usize], th: f32, (g0, g1): (u32, u32)) -> Option<ColumnCut> {
+    let mut cut = ColumnCut::default();
+    let mut crossing = Vec::new();
+    for &i in idx {
+        if boxes[i].x1 <= g0 {
+            cut.left.push(i);
+        } else if boxes[i].x0 >= g1 {
+            cut.right.push(i);
+        } else {
+            crossing.push(i);
+        }
+    }
+    if cut.left.len() < MIN_COLUMN_LINES || cut.right.len() < MIN_COLUMN_LINES {
+        return None;
+    }
+    let (l, r) = (extent(boxes, &cut.left), extent(boxes, &cut.right));
+    let (top, bottom) = (l.0.max(r.0), l.1.min(r.1));
+    if (bottom.saturating_sub(top) as f32) < 3.0 * th {
+        return None;
+    }
+    // Columns stand side by side: each has lines beside the other, not only above or below it
+    // (a form's labels left of a title and a small header row are not two columns).
+    let beside = |s: &[usize]| {
+        s.iter()
+            .filter(|&&i| (top..bottom).contains(&((boxes[i].y0 + boxes[i].y1) / 2)))
+            .count()
+    };
+    if beside(&cut.left) < MIN_COLUMN_LINES || beside(&cut.right) < MIN_COLUMN_LINES {
+        return None;
+    }
+    let lw = median_width(boxes, &cut.left);
+    let rw = median_width(boxes, &cut.right);
+    if lw < MIN_COLUMN_WIDTH * th || rw < MIN_COLUMN_WIDTH * th {
+        return None;
+    }
+    if !crossing.is_empty() && cut.left.len().min(cut.right.len()) < MIN_CROSSED_COLUMN_LINES {
+        return None;
+    }
+    for i in crossing {
+        let b = &boxes[i];
+        if b.y1 <= top {
+            cut.above.push(i);
+        } else if b.y0 >= bottom {
+            cut.below.push(i);
+        } else if b.y0 > top && b.y1 < bottom && (b.width() as f32) < lw.min(rw) {
+            cut.floats.push(i);
+        } else {
+            return None;
+        }
+    }
+    if 4 * cut.floats.len() > cut.left.len().min(cut.right.len()) {
+        return None;
+    }
+    Some(cut)
 }
 
 /// Horizontal strips of `idx` (separated by blank rows), consecutive strips that share a
@@ -185,12 +314,8 @@ impl Cut<'_> {
             self.emit(o);
             return;
         }
-        if let Some((left, right)) = column_cut(self.boxes, &idx, self.th) {
-            self.pending_break = true;
-            self.run(left, depth + 1);
-            self.pending_break = true;
-            self.run(right, depth + 1);
-            self.pending_break = true;
+        if let Some(cut) = column_cut(self.boxes, &idx, self.th) {
+            self.read_columns(cut, depth);
             return;
         }
         let groups = strip_groups(self.boxes, &idx, self.th);
@@ -202,6 +327,18 @@ impl Cut<'_> {
         for g in groups {
             self.run(g, depth + 1);
         }
+    }
+
+    /// Reads the lines above the columns, the left column, the right one, the lines set between
+    /// them and the lines below, each part starting a new block.
+    fn read_columns(&mut self, cut: ColumnCut, depth: usize) {
+        for part in [cut.above, cut.left, cut.right, cut.floats, cut.below] {
+            if !part.is_empty() {
+                self.pending_break = true;
+                self.run(part, depth + 1);
+            }
+        }
+        self.pending_break = true;
     }
 }
 
@@ -317,6 +454,75 @@ mod tests {
         assert!(xs[1..7].iter().all(|p| p.0 == 100), "{xs:?}");
         assert!(xs[7..].iter().all(|p| p.0 == 700), "{xs:?}");
         assert_eq!(blocks.len(), 3);
+    }
+
+    #[test]
+    fn a_caption_across_the_gutter_is_read_after_both_columns() {
+        // Baselines of the two columns alternate, so no blank row crosses the page; a
+        // three-line caption between the columns (around a picture) crosses their gutter.
+        let mut lines = Vec::new();
+        for r in 0..12 {
+            let (lx1, rx0) = if (4..8).contains(&r) {
+                (500, 800)
+            } else {
+                (600, 700)
+            };
+            lines.push(line(100, 100 + r * 30, lx1));
+            lines.push(line(rx0, 115 + r * 30, 1200));
+        }
+        for r in 5..8 {
+            lines.push(line(560, 100 + r * 30 + 5, 740));
+        }
+        let blocks = reading_order(lines, 20.0, true);
+        let xs: Vec<u32> = blocks
+            .iter()
+            .flat_map(|b| b.lines.iter().map(|l| l.bbox.x0))
+            .collect();
+        assert!(xs[..12].iter().all(|&x| x == 100), "{xs:?}");
+        assert!(xs[12..24].iter().all(|&x| x >= 700), "{xs:?}");
+        assert_eq!(xs[24..], [560, 560, 560], "{xs:?}");
+        assert_eq!(blocks.len(), 3);
+    }
+
+    #[test]
+    fn a_full_width_line_between_columns_is_not_a_caption() {
+        let mut lines = Vec::new();
+        for r in 0..12 {
+            lines.push(line(100, 100 + r * 30, 600));
+            lines.push(line(700, 115 + r * 30, 1200));
+        }
+        lines.push(line(100, 100 + 6 * 30 + 5, 1200));
+        let blocks = reading_order(lines, 20.0, true);
+        let xs: Vec<u32> = blocks
+            .iter()
+            .flat_map(|b| b.lines.iter().map(|l| l.bbox.x0))
+            .collect();
+        assert_ne!(xs[..12], [100; 12], "{xs:?}");
+    }
+
+    #[test]
+    fn labels_under_a_title_are_not_a_column() {
+        // A form: three title lines right of the label column's gutter, labels below them, and
+        // one header row beside the labels; only that row stands beside the labels.
+        let mut lines = vec![
+            line(900, 20, 1100),
+            line(350, 60, 900),
+            line(400, 100, 800),
+            line(700, 260, 900),
+        ];
+        for r in 0..6 {
+            lines.push(line(100, 180 + r * 40, 300));
+        }
+        let blocks = reading_order(lines, 20.0, true);
+        let ys: Vec<u32> = blocks
+            .iter()
+            .flat_map(|b| b.lines.iter().map(|l| l.bbox.y0))
+            .collect();
+        assert_eq!(
+            ys,
+            [20, 60, 100, 180, 220, 260, 260, 300, 340, 380],
+            "{ys:?}"
+        );
     }
 
     #[test]
