@@ -38,21 +38,27 @@ fn overlap_ratio(a: &BBox, b: &BBox) -> f32 {
     }
 }
 
-/// Indices of `boxes` in row order: rows top to bottom (boxes overlapping a row's band by half
-/// the smaller height belong to it), left to right within a row.
+/// Indices of `boxes` in row order: rows top to bottom, left to right within a row. A box joins
+/// the row when it overlaps the row's band (the union of its boxes so far) by half the smaller
+/// height and the row's first box by a quarter: a label set a little lower than the taller
+/// value it is taken for still reads first, while a row that drifts down line by line ends.
 pub fn row_order(boxes: &[BBox], idx: &[usize]) -> Vec<usize> {
     let mut sorted: Vec<usize> = idx.to_vec();
     sorted.sort_unstable_by_key(|&i| (boxes[i].y0, boxes[i].x0));
     let mut out = Vec::with_capacity(sorted.len());
     let mut row: Vec<usize> = Vec::new();
-    let mut band = BBox::default();
+    let (mut band, mut first) = (BBox::default(), BBox::default());
     for i in sorted {
-        if !row.is_empty() && overlap_ratio(&band, &boxes[i]) < 0.5 {
+        if !row.is_empty()
+            && (overlap_ratio(&band, &boxes[i]) < 0.5 || overlap_ratio(&first, &boxes[i]) < 0.25)
+        {
             row.sort_unstable_by_key(|&j| boxes[j].x0);
             out.append(&mut row);
         }
         if row.is_empty() {
-            band = boxes[i];
+            (band, first) = (boxes[i], boxes[i]);
+        } else {
+            band = band.union(&boxes[i]);
         }
         row.push(i);
     }
@@ -541,5 +547,23 @@ mod tests {
             assert_eq!(xs, [100, 400].repeat(6));
             assert_eq!(blocks.len(), 1);
         }
+    }
+
+    #[test]
+    fn a_label_set_lower_than_its_row_still_reads_first() {
+        let boxes = [
+            BBox::new(300, 100, 500, 120), // the value the row is sorted on first
+            BBox::new(600, 105, 800, 130), // a taller box beside it
+            BBox::new(100, 112, 250, 132), // the label, a little lower
+            BBox::new(100, 160, 250, 180), // the next row
+        ];
+        assert_eq!(row_order(&boxes, &[0, 1, 2, 3]), [2, 0, 1, 3]);
+        // A box that touches the band only because the row drifted down is the next row's.
+        let drift = [
+            BBox::new(100, 100, 200, 120),
+            BBox::new(210, 108, 310, 128),
+            BBox::new(50, 118, 90, 138),
+        ];
+        assert_eq!(row_order(&drift, &[0, 1, 2]), [0, 1, 2]);
     }
 }
