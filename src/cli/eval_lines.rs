@@ -69,7 +69,12 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
             .collect();
         recognizer.recognize(&lines)?;
     }
+    let before = recognizer.stage_seconds();
     let (report, hyps) = evaluate(recognizer.as_ref(), &set)?;
+    let stages = recognizer
+        .stage_seconds()
+        .zip(before)
+        .map(|(after, before)| after.since(before));
     println!("{}", recognizer.describe());
     println!(
         "lines {}  CER {:.4}  CER-ci {:.4}  WER {:.4}  WER-ci {:.4}  exact-ci {:.3}  ECE {:.4}  ({:.1} lines/s)",
@@ -82,6 +87,16 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
         report.ece,
         report.lines as f64 / report.recognize_s.max(1e-9)
     );
+    if let Some(st) = stages {
+        println!(
+            "time: recognise {:.2} s = forward passes {:.2} s + decoding {:.2} s + rest; {} passes, padded columns {:.2}x the lines'",
+            report.recognize_s,
+            st.forward_s,
+            st.decode_s,
+            st.passes,
+            st.padded_columns as f64 / st.line_columns.max(1) as f64
+        );
+    }
     println!(
         "{:<10} {:>6} {:>8} {:>8} {:>8}",
         "group", "lines", "CER", "CER-ci", "WER-ci"
@@ -109,7 +124,15 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
         std::io::Write::flush(&mut f)?;
     }
     if let Some(p) = &a.json {
-        std::fs::write(p, serde_json::to_string_pretty(&report)?)?;
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(st), Some(obj)) = (stages, value.as_object_mut()) {
+            obj.insert("forward_s".into(), st.forward_s.into());
+            obj.insert("decode_s".into(), st.decode_s.into());
+            obj.insert("passes".into(), st.passes.into());
+            obj.insert("line_columns".into(), st.line_columns.into());
+            obj.insert("padded_columns".into(), st.padded_columns.into());
+        }
+        std::fs::write(p, serde_json::to_string_pretty(&value)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }

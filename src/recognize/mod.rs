@@ -20,9 +20,13 @@ pub mod normalize;
 pub mod numeric;
 pub mod region;
 pub mod skew;
+pub mod stage_clock;
 pub mod views;
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -48,6 +52,10 @@ pub trait Recognizer: Send + Sync {
     /// Whether it reads the views lines carry ([`views`]): callers draw them only then.
     fn reads_views(&self) -> bool {
         false
+    }
+    /// Time spent so far per recognition stage, where the implementation keeps count.
+    fn stage_seconds(&self) -> Option<stage_clock::StageSeconds> {
+        None
     }
 }
 
@@ -165,6 +173,7 @@ pub struct CrnnRecognizer {
     lexicon: Option<Arc<lexicon::Lexicon>>,
     second_look: bool,
     beam: bool,
+    clock: Arc<stage_clock::StageClock>,
 }
 
 impl CrnnRecognizer {
@@ -194,6 +203,7 @@ impl CrnnRecognizer {
                 .map(|t| Arc::new(lexicon::Lexicon::from_text(t))),
             second_look: false,
             beam: true,
+            clock: Arc::default(),
         })
     }
 
@@ -212,6 +222,7 @@ impl CrnnRecognizer {
             lexicon: None,
             second_look: false,
             beam: false,
+            clock: Arc::default(),
         }
     }
 
@@ -311,7 +322,10 @@ impl CrnnRecognizer {
         let mut out: Vec<LineText> = vec![LineText::default(); lines.len()];
         for batch in plan_batches(&widths, self.policy) {
             let refs: Vec<&LineImage> = batch.iter().map(|&i| lines[i]).collect();
+            let started = Instant::now();
             let (probs, t) = self.forward_batch(&refs);
+            let batch_widths: Vec<usize> = refs.iter().map(|l| l.width).collect();
+            self.clock.add_forward(started.elapsed(), &batch_widths);
             if probs.len() != refs.len() * t * classes {
                 return Err(OcrError::Backend(format!(
                     "model output has {} values, expected {}",
@@ -319,10 +333,20 @@ impl CrnnRecognizer {
                     refs.len() * t * classes
                 )));
             }
-            for (k, &i) in batch.iter().enumerate() {
-                let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
-                let slice = &probs[k * t * classes..(k * t + frames) * classes];
-                out[i] = self.decode_probabilities(slice);
+            // Lines decode independently: spread them over the rayon pool (a GPU batch of
+            // thousands of lines would otherwise wait on one core).
+            let started = Instant::now();
+            let texts: Vec<LineText> = batch
+                .par_iter()
+                .enumerate()
+                .map(|(k, &i)| {
+                    let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
+                    self.decode_probabilities(&probs[k * t * classes..(k * t + frames) * classes])
+                })
+                .collect();
+            self.clock.add_decode(started.elapsed());
+            for (&i, text) in batch.iter().zip(texts) {
+                out[i] = text;
             }
         }
         Ok(out)
@@ -361,6 +385,10 @@ impl Recognizer for CrnnRecognizer {
 
     fn reads_views(&self) -> bool {
         self.second_look
+    }
+
+    fn stage_seconds(&self) -> Option<stage_clock::StageSeconds> {
+        Some(self.clock.seconds())
     }
 
     fn describe(&self) -> String {

@@ -14,7 +14,9 @@
 //! best alignment of the new word ([`ctc_align`]). A word of [`MIN_WORD_LEN_TWO_EDITS`]+ letters
 //! with no winner one edit away is also weighed against lexicon words two edits away that
 //! change only its [`TWO_EDIT_POSITIONS`] least confident characters (substituted or deleted),
-//! under the same rule. A word that is letters with look-alike digits in it (`T0P`, `G00DS`,
+//! under the same rule. An out-of-vocabulary word that is two lexicon words run together
+//! (`ofthe`) is weighed, as a one-edit candidate, against those two words with a space between
+//! (see `split.rs`). A word that is letters with look-alike digits in it (`T0P`, `G00DS`,
 //! `bui1ding`: see [`lookalike_token`]) is weighed, under the same rule, against the lexicon
 //! words it spells when those digits are read as the letters they resemble.
 //!
@@ -36,6 +38,7 @@ use super::ctc::{LineText, RecognizedChar};
 use super::ctc_score::{ctc_align, ctc_log_prob};
 
 mod join;
+mod split;
 
 /// Natural-log odds a dictionary word is granted over an out-of-vocabulary reading: a candidate
 /// up to e^3 (~20x) less likely under the model still wins. Fixed a priori (documents are mostly
@@ -403,6 +406,10 @@ fn judge(
         .iter()
         .map(|w| recase(w, &read))
         .collect();
+    if !read_known {
+        // A space inserted between two lexicon words is one edit too (see split.rs).
+        candidates.extend(lexicon.split_readings(&read));
+    }
     let one_edit = candidates.len();
     if !read_known && lower.len() >= MIN_WORD_LEN_TWO_EDITS {
         let mut order: Vec<usize> = (0..run.len()).collect();

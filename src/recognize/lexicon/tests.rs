@@ -207,3 +207,37 @@ fn a_word_split_on_an_uncertain_space_is_joined_and_a_confident_split_is_not() {
     correct_line(&mut line, &probs, classes, &a, &lex);
     assert_eq!(line.text, "to day");
 }
+
+#[test]
+fn two_words_run_together_are_split_where_the_frames_hold_a_trace_of_a_space() {
+    let a = Alphabet::default();
+    let classes = a.num_classes();
+    let lex = Lexicon::from_text("of\nthe\ntotal\ndue\nth\n");
+    assert_eq!(
+        lex.split_readings(&['o', 'f', 't', 'h', 'e']),
+        vec!["of the".to_string()]
+    );
+    assert_eq!(
+        lex.split_readings(&['T', 'O', 'T', 'A', 'L', 'D', 'U', 'E']),
+        vec!["TOTAL DUE".to_string()]
+    );
+    // A two-letter lexicon word that is not a common short word is no part of a split.
+    assert!(lex.split_readings(&['t', 'h', 'd', 'u', 'e']).is_empty());
+    let read = |left: &str, space: f32, right: &str| {
+        let probs = split_word(&a, left, space, right);
+        let mut line = greedy(&probs, &a);
+        assert_eq!(line.text, format!("{left}{right}"));
+        correct_line(&mut line, &probs, classes, &a, &lex);
+        line
+    };
+    let line = read("of", 0.3, "the");
+    assert_eq!(line.text, "of the");
+    assert!(
+        line.chars
+            .windows(2)
+            .all(|w| w[0].last_frame < w[1].first_frame)
+    );
+    assert_eq!(read("TOTAL", 0.2, "DUE").text, "TOTAL DUE");
+    // No trace of a space in the frames: the reading stays.
+    assert_eq!(read("of", 0.0005, "the").text, "ofthe");
+}
