@@ -1,6 +1,7 @@
 //! GPU vs CPU benchmarks: Sauvola binarisation per page size (CPU twin vs the batched WGSL
-//! kernels), and CRNN lines/s per batch size and backend (CPU always; GPU when an adapter is
-//! usable, else a skip message). Run: `cargo bench --bench gpu` (set
+//! kernels), CRNN lines/s per batch size and backend, and one BiLSTM layer's recurrence as
+//! burn runs it vs the inference versions (fused gates; on the CPU also the host one) — CPU
+//! always; GPU when an adapter is usable, else a skip message. Run: `cargo bench --bench gpu` (set
 //! `FERROCR_ALLOW_SOFTWARE_ADAPTER=1` to include lavapipe, which measures correctness of the
 //! plumbing rather than GPU speed). Sample sizes are small so a CPU-only run takes minutes.
 
@@ -84,5 +85,45 @@ fn crnn(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, binarize, crnn);
+/// One BiLSTM layer of the shipped model's size (96 inputs, 128 hidden) over 64 lines of 128
+/// frames (a 512-pixel line): burn's `BiLstm::forward` against the inference versions.
+fn recurrence(c: &mut Criterion) {
+    use burn::nn::BiLstmConfig;
+    use burn::tensor::{Distribution, Tensor};
+    use ferrocr::recognize::fused_lstm::FusedBiLstm;
+    use ferrocr::recognize::host_lstm::HostBiLstm;
+    let mut backends = vec![select_device(DevicePreference::Cpu).expect("cpu")];
+    match select_device(DevicePreference::Gpu) {
+        Ok(d) => backends.push(d),
+        Err(e) => eprintln!("BiLSTM on GPU skipped: {e}"),
+    }
+    let (lines, frames) = (64usize, 128usize);
+    let mut g = c.benchmark_group("bilstm_layer");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(lines as u64));
+    for dev in backends {
+        let device = dev.device.clone();
+        let bilstm = BiLstmConfig::new(96, 128, true).init(&device);
+        let x = Tensor::<3>::random([lines, frames, 96], Distribution::Default, &device);
+        let lengths = vec![frames; lines];
+        // Reading the result back makes the GPU finish the work.
+        let done = |y: Tensor<3>| y.slice([0..1, 0..1, 0..1]).into_data();
+        g.bench_function(BenchmarkId::new("burn", dev.backend), |b| {
+            b.iter(|| done(bilstm.forward(black_box(x.clone()), None).0))
+        });
+        let fused = FusedBiLstm::new(&bilstm);
+        g.bench_function(BenchmarkId::new("fused", dev.backend), |b| {
+            b.iter(|| done(fused.forward(black_box(x.clone()), &lengths)))
+        });
+        if dev.backend == "cpu" {
+            let host = HostBiLstm::new(&bilstm);
+            g.bench_function(BenchmarkId::new("host", dev.backend), |b| {
+                b.iter(|| done(host.forward(black_box(x.clone()), &lengths)))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, binarize, crnn, recurrence);
 criterion_main!(benches);

@@ -209,6 +209,42 @@ fn crnn_on_wgpu_matches_the_cpu_backend() {
 }
 
 #[test]
+fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
+    use burn::nn::BiLstmConfig;
+    use burn::tensor::{Distribution, Tensor, s};
+    use ferrocr::recognize::fused_lstm::FusedBiLstm;
+    let selected = select_device(DevicePreference::Auto).expect("device");
+    if selected.backend != "gpu" {
+        eprintln!("SKIP: no usable GPU for burn-wgpu ({})", selected.reason);
+        return;
+    }
+    let device = selected.device;
+    let bilstm = BiLstmConfig::new(16, 8, true).init(&device);
+    let fused = FusedBiLstm::new(&bilstm);
+    let lengths = [7usize, 1, 12, 4, 12];
+    let x = Tensor::<3>::random([5, 12, 16], Distribution::Uniform(-2.0, 2.0), &device);
+    let got = fused.forward(x.clone(), &lengths);
+    for (k, &len) in lengths.iter().enumerate() {
+        let (alone, _) = bilstm.forward(x.clone().slice(s![k..k + 1, 0..len]), None);
+        let line = got.clone().slice(s![k..k + 1, 0..len]);
+        let diff: f32 = (line - alone).abs().max().into_scalar();
+        assert!(
+            diff <= 1e-5,
+            "line {k} ({len} steps): max difference {diff}"
+        );
+        if len < 12 {
+            let past: f32 = got
+                .clone()
+                .slice(s![k..k + 1, len..12])
+                .abs()
+                .max()
+                .into_scalar();
+            assert_eq!(past, 0.0, "line {k}: states past its length");
+        }
+    }
+}
+
+#[test]
 fn no_usable_adapter_falls_back_to_the_cpu_with_identical_text() {
     let hardware = list_adapters().iter().any(|a| a.acceptable);
     let auto = select_device(DevicePreference::Auto).expect("auto never fails");

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 
 use crate::compute::device::{DevicePreference, select_device};
 use crate::recognize::model::ModelArtifact;
-use crate::recognize::{CrnnRecognizer, Recognizer};
+use crate::recognize::{BatchPolicy, CrnnRecognizer, Recognizer};
 
 /// ferrocr: fast document OCR (structured text with confidences) on GPU or CPU.
 #[derive(Parser, Debug)]
@@ -88,14 +88,19 @@ impl ModelArgs {
         Ok(Arc::new(rec))
     }
 
-    /// The CRNN of `artifact` on `device`, honouring `--no-lexicon`, `--second-look` and `--greedy`.
+    /// The CRNN of `artifact` on `device`, honouring `--no-lexicon`, `--second-look` and
+    /// `--greedy`, batching as `serve` does by default on that backend
+    /// ([`BatchPolicy::for_backend`]).
     pub fn crnn(
         &self,
         artifact: &ModelArtifact,
         device: burn::tensor::Device,
         backend: &str,
     ) -> anyhow::Result<CrnnRecognizer> {
-        let mut rec = CrnnRecognizer::new(artifact, device, backend)?;
+        let batching = crate::batcher::BatcherConfig::default();
+        let policy =
+            BatchPolicy::for_backend(backend, batching.max_batch_lines, batching.max_batch_pixels);
+        let mut rec = CrnnRecognizer::new(artifact, device, backend)?.with_policy(policy);
         if self.no_lexicon {
             rec = rec.without_lexicon();
         }

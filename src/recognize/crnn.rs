@@ -16,10 +16,11 @@ use burn::nn::{
     PaddingConfig2d,
 };
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+use super::fused_lstm::FusedBiLstm;
 use super::host_lstm::HostBiLstm;
 
 use super::normalize::{LINE_HEIGHT, WIDTH_MULTIPLE};
@@ -85,6 +86,7 @@ impl CrnnConfig {
             head: LinearConfig::new(2 * self.lstm_hidden, self.num_classes).init(device),
             host_pool: false,
             host_lstm: None,
+            fused_lstm: None,
         }
     }
 
@@ -216,6 +218,10 @@ pub struct Crnn {
     /// set for inference on the CPU by [`Crnn::for_inference`]. Not part of the weights file.
     #[module(skip)]
     host_lstm: Option<Arc<Vec<HostBiLstm>>>,
+    /// The BiLSTM layers with fused gates ([`super::fused_lstm`]), first layer first: set for
+    /// inference on a GPU by [`Crnn::for_inference`]. Not part of the weights file.
+    #[module(skip)]
+    fused_lstm: Option<Arc<Vec<FusedBiLstm>>>,
 }
 
 impl Crnn {
@@ -234,25 +240,39 @@ impl Crnn {
     }
 
     /// Prepare a trained network for inference on `device`: BatchNorms folded
-    /// ([`Crnn::fold_batch_norms`]) and, on the CPU backend, pooling done on the host (faster
-    /// there, the same function). A prepared network must not be trained further.
+    /// ([`Crnn::fold_batch_norms`]); on the CPU backend pooling and the BiLSTMs' recurrence
+    /// run on the host ([`super::host_lstm`]), elsewhere the BiLSTMs run with fused gates
+    /// ([`super::fused_lstm`]): the same function, faster. Either way
+    /// [`Crnn::forward_lines`] then runs each line over its own width only. A prepared network
+    /// must not be trained further.
     pub fn for_inference(self, device: &Device) -> Self {
         let cpu = *device == Device::flex();
-        let host_lstm = cpu.then(|| {
-            let layers = std::iter::once(&self.lstm).chain(self.deeper.iter().map(|l| &l.lstm));
-            Arc::new(layers.map(HostBiLstm::new).collect())
-        });
+        let layers: Vec<&BiLstm> = std::iter::once(&self.lstm)
+            .chain(self.deeper.iter().map(|l| &l.lstm))
+            .collect();
+        let host_lstm = cpu.then(|| Arc::new(layers.iter().map(|l| HostBiLstm::new(l)).collect()));
+        let fused_lstm =
+            (!cpu).then(|| Arc::new(layers.iter().map(|l| FusedBiLstm::new(l)).collect()));
         Crnn {
             host_pool: cpu,
             host_lstm,
+            fused_lstm,
             ..self.fold_batch_norms()
         }
     }
 
-    /// BiLSTM layer `i` (0: the first, then the residual ones) over `x`.
-    fn bilstm(&self, i: usize, x: Tensor<3>) -> Tensor<3> {
+    /// BiLSTM layer `i` (0: the first, then the residual ones) over `x`, line `b` over its
+    /// first `lengths[b]` steps where the network is prepared for inference and lengths are
+    /// given (burn's own `BiLstm`, used in training, runs every line over every step).
+    fn bilstm(&self, i: usize, x: Tensor<3>, lengths: Option<&[usize]>) -> Tensor<3> {
+        let [batch, steps, _] = x.dims();
+        let full = vec![steps; batch];
+        let lengths = lengths.unwrap_or(&full);
         if let Some(host) = &self.host_lstm {
-            return host[i].forward(x);
+            return host[i].forward(x, lengths);
+        }
+        if let Some(fused) = &self.fused_lstm {
+            return fused[i].forward(x, lengths);
         }
         let lstm = if i == 0 {
             &self.lstm
@@ -273,21 +293,63 @@ impl Crnn {
 
     /// `[batch, 1, LINE_HEIGHT, width]` -> logits `[batch, width / 4, classes]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<3> {
-        let x = self.pool(self.b1.forward(x), 2);
-        let x = self.pool(self.b2.forward(x), 2);
-        let x = self.b3.forward(x);
-        let x = self.pool(self.b4.forward(x), 1);
+        self.forward_widths(x, None)
+    }
+
+    /// [`Crnn::forward`] over a batch of lines padded to the widest, line `b` being
+    /// `widths[b]` pixels wide: in a network prepared for inference the recurrent layers run
+    /// each line over its own frames only, so padding does not change how a line reads (its
+    /// logits past its own frames are zero-state outputs, to be ignored).
+    pub fn forward_lines(&self, x: Tensor<4>, widths: &[usize]) -> Tensor<3> {
+        self.forward_widths(x, Some(widths))
+    }
+
+    fn forward_widths(&self, x: Tensor<4>, widths: Option<&[usize]>) -> Tensor<3> {
+        let width = x.dims()[3].max(1);
+        // Zero every feature column past a line's own width before each convolution that
+        // reads across columns, so that padding acts as the convolutions' zero padding would
+        // for the line alone (paper is 0.0 in the input, so the first one needs none).
+        let ragged = widths.filter(|ws| ws.iter().any(|&w| w < width));
+        let mask = |x: Tensor<4>| match ragged {
+            Some(ws) => {
+                let m = column_mask(ws, width, x.dims()[3], &x.device());
+                x * m
+            }
+            None => x,
+        };
+        let x = mask(self.pool(self.b1.forward(x), 2));
+        let x = mask(self.pool(self.b2.forward(x), 2));
+        let x = mask(self.b3.forward(x));
+        let x = mask(self.pool(self.b4.forward(x), 1));
         let x = self.pool(self.b5.forward(x), 1);
         let [b, c, h, t] = x.dims();
         let x = x.reshape([b, c * h, t]).swap_dims(1, 2); // [b, t, c*h]
+        // A line `w` pixels wide has the first `w * t / width` of the `t` frames.
+        let lengths: Option<Vec<usize>> = widths.map(|ws| {
+            ws.iter()
+                .map(|&w| (w.min(width) * t).div_ceil(width))
+                .collect()
+        });
+        let lengths = lengths.as_deref();
         let x = relu(self.proj.forward(x));
-        let mut x = self.bilstm(0, x);
+        let mut x = self.bilstm(0, x, lengths);
         for (i, layer) in self.deeper.iter().enumerate() {
-            let y = self.bilstm(i + 1, x.clone());
+            let y = self.bilstm(i + 1, x.clone(), lengths);
             x = layer.residual(x, y);
         }
         self.head.forward(x)
     }
+}
+
+/// `[lines, 1, 1, columns]`: 1 over the first `w * columns / width` columns of a line `w`
+/// pixels wide (of a batch `width` wide), 0 past them.
+fn column_mask(widths: &[usize], width: usize, columns: usize, device: &Device) -> Tensor<4> {
+    let mut mask = vec![0f32; widths.len() * columns];
+    for (row, &w) in mask.chunks_exact_mut(columns).zip(widths) {
+        let inside = (w.min(width) * columns).div_ceil(width);
+        row[..inside].fill(1.0);
+    }
+    Tensor::from_data(TensorData::new(mask, [widths.len(), 1, 1, columns]), device)
 }
 
 #[cfg(test)]
@@ -331,6 +393,44 @@ mod tests {
             diff <= 1e-4 * scale.max(1.0),
             "max difference {diff} (scale {scale})"
         );
+    }
+
+    #[test]
+    fn a_line_reads_the_same_in_a_padded_batch_as_alone() {
+        use burn::tensor::s;
+        let device = Device::flex();
+        let mut config = CrnnConfig::new(20);
+        config.lstm_layers = 2;
+        let net = config.init(&device).for_inference(&device);
+        let widths = [48usize, 16, 32, 48, 8];
+        let lines: Vec<Tensor<4>> = widths
+            .iter()
+            .map(|&w| {
+                Tensor::random(
+                    [1, 1, LINE_HEIGHT, w],
+                    Distribution::Uniform(0.0, 1.0),
+                    &device,
+                )
+            })
+            .collect();
+        let padded: Vec<Tensor<4>> = lines
+            .iter()
+            .zip(widths)
+            .map(|(l, w)| {
+                Tensor::zeros([1, 1, LINE_HEIGHT, 48], &device)
+                    .slice_assign(s![.., .., .., 0..w], l.clone())
+            })
+            .collect();
+        let batch = net.forward_lines(Tensor::cat(padded, 0), &widths);
+        for (k, (line, w)) in lines.into_iter().zip(widths).enumerate() {
+            let alone = net.forward_lines(line, &[w]);
+            let frames = w / 4;
+            let got = batch.clone().slice(s![k..k + 1, 0..frames]);
+            let scale: f32 = alone.clone().abs().max().into_scalar();
+            let diff: f32 = (got - alone).abs().max().into_scalar();
+            assert!(scale > 1e-3, "line {k}: logits are not trivially zero");
+            assert!(diff <= 1e-5, "line {k} ({w} px): max difference {diff}");
+        }
     }
 
     #[test]

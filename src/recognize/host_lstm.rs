@@ -49,10 +49,15 @@ impl HostBiLstm {
         }
     }
 
-    /// `bilstm.forward(x, None).0` for a batch-first `[batch, time, d_input]` input on the CPU:
-    /// `[batch, time, 2 hidden]`, the forward direction's hidden states then the reverse one's.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// The BiLSTM over a batch-first `[batch, time, d_input]` input on the CPU, each line `b`
+    /// only over its first `lengths[b]` steps, as if it ran alone: `[batch, time, 2 hidden]`,
+    /// the forward direction's hidden states then the reverse one's, zero past each line's
+    /// length. With every length `time` it is `bilstm.forward(x, None).0`. Padding then never
+    /// reaches the reverse direction, so a line reads the same in any batch.
+    pub fn forward(&self, x: Tensor<3>, lengths: &[usize]) -> Tensor<3> {
         let [batch, steps, d_input] = x.dims();
+        assert_eq!(lengths.len(), batch, "one length per line");
+        let lengths: Vec<usize> = lengths.iter().map(|&l| l.min(steps)).collect();
         let device = x.device();
         let h = self.hidden;
         let flat = x.reshape([batch * steps, d_input]);
@@ -78,8 +83,15 @@ impl HostBiLstm {
                     } else {
                         &self.reverse
                     };
-                    let states =
-                        run_direction(weights, &projected[dir], lines.clone(), steps, h, dir == 1);
+                    let states = run_direction(
+                        weights,
+                        &projected[dir],
+                        lines.clone(),
+                        &lengths[lines.clone()],
+                        steps,
+                        h,
+                        dir == 1,
+                    );
                     (dir, lines.start, states)
                 })
                 .collect();
@@ -135,12 +147,14 @@ fn direction(lstm: &Lstm) -> Direction {
     }
 }
 
-/// Run one direction over `lines` of the batch: returns their hidden states,
-/// `[lines, steps, hidden]`, in time order.
+/// Run one direction over `lines` of the batch, line `k` over its first `lengths[k]` steps
+/// (the reverse direction from its own last step): returns their hidden states,
+/// `[lines, steps, hidden]`, in time order, zero past each line's length.
 fn run_direction(
     d: &Direction,
     projected: &[f32],
     lines: std::ops::Range<usize>,
+    lengths: &[usize],
     steps: usize,
     h: usize,
     reverse: bool,
@@ -151,9 +165,14 @@ fn run_direction(
     let mut hidden = vec![0f32; n * h];
     let mut cell = vec![0f32; n * h];
     let mut gates = vec![0f32; n * g4];
-    for step in 0..steps {
-        let t = if reverse { steps - 1 - step } else { step };
+    // The time of line `k`'s step `step`, while it has one.
+    let time = |k: usize, step: usize| -> Option<usize> {
+        let len = lengths[k];
+        (step < len).then(|| if reverse { len - 1 - step } else { step })
+    };
+    for step in 0..lengths.iter().copied().max().unwrap_or(0) {
         for (k, row) in gates.chunks_exact_mut(g4).enumerate() {
+            let Some(t) = time(k, step) else { continue };
             let src = &projected[((lines.start + k) * steps + t) * g4..][..g4];
             for ((o, &p), &b) in row.iter_mut().zip(src).zip(&d.bias) {
                 *o = p + b;
@@ -188,6 +207,7 @@ fn run_direction(
             }
         }
         for k in 0..n {
+            let Some(t) = time(k, step) else { continue };
             let g = &gates[k * g4..(k + 1) * g4];
             let (gi, rest) = g.split_at(h);
             let (gf, rest) = rest.split_at(h);
@@ -267,12 +287,28 @@ mod tests {
         for [b, t] in [[37, 9], [2, 1], [3, 23]] {
             let x = Tensor::<3>::random([b, t, 12], Distribution::Uniform(-2.0, 2.0), &device);
             let (expected, _) = bilstm.forward(x.clone(), None);
-            let got = host.forward(x);
+            let got = host.forward(x, &vec![t; b]);
             assert_eq!(got.dims(), expected.dims());
             let scale: f32 = expected.clone().abs().max().into_scalar();
             let diff: f32 = (got - expected).abs().max().into_scalar();
             assert!(scale > 1e-2, "outputs are not trivially zero: {scale}");
             assert!(diff <= 2e-6, "{b}x{t}: max difference {diff}");
         }
+    }
+
+    #[test]
+    fn a_line_reads_the_same_in_a_padded_batch_as_alone() {
+        let device = Device::flex();
+        let bilstm = BiLstmConfig::new(12, 8, true).init(&device);
+        let host = HostBiLstm::new(&bilstm);
+        // More lines than one task takes, so groups mix lengths.
+        let lengths: Vec<usize> = (0..21).map(|i| 1 + (i * 7) % 15).collect();
+        super::super::lstm_lengths_tests::check_lengths(
+            &device,
+            12,
+            &lengths,
+            |x, l| host.forward(x, l),
+            |x| bilstm.forward(x, None).0,
+        );
     }
 }

@@ -11,10 +11,13 @@ pub mod crnn;
 pub mod ctc;
 pub mod ctc_beam;
 pub mod ctc_score;
+pub mod fused_lstm;
 pub mod host_lstm;
 pub mod host_pool;
 pub mod ink_box;
 pub mod lexicon;
+#[cfg(test)]
+mod lstm_lengths_tests;
 pub mod model;
 pub mod normalize;
 pub mod numeric;
@@ -97,6 +100,26 @@ impl BatchPolicy {
             max_lines,
             max_pixels,
             pass_cost_pixels: max_pixels.max(1),
+        }
+    }
+}
+
+impl BatchPolicy {
+    /// The policy for `backend` ("gpu" or "cpu") within `max_lines` / `max_pixels` per pass.
+    /// On a GPU one gathered batch is one forward pass (a pass costs fixed launches; padding is
+    /// nearly free, and the recurrent layers skip each line's padding). On the CPU (burn flex)
+    /// large forward passes were measured 3x slower per page than 64-line passes
+    /// (docs/BENCHMARKS.md), so there batches are cut to at most 64 lines where the padding
+    /// cost model of [`plan_batches`] says.
+    pub fn for_backend(backend: &str, max_lines: usize, max_pixels: usize) -> Self {
+        if backend == "gpu" {
+            return BatchPolicy::fewest_passes(max_lines, max_pixels);
+        }
+        let d = BatchPolicy::default();
+        BatchPolicy {
+            max_lines: d.max_lines.min(max_lines),
+            max_pixels: d.max_pixels.min(max_pixels),
+            ..d
         }
     }
 }
@@ -302,7 +325,8 @@ impl CrnnRecognizer {
             TensorData::new(data, [n, 1, LINE_HEIGHT, max_w]),
             &self.device,
         );
-        let logits = self.model.forward(x);
+        let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
+        let logits = self.model.forward_lines(x, &widths);
         let [_, t, _] = logits.dims();
         let probs = softmax(logits / self.temperature as f64, 2);
         let v = probs

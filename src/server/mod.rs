@@ -99,20 +99,11 @@ pub fn build_state(
     let artifact = ModelArtifact::resolve(config.model.as_deref())?;
     let selected = select_device(config.device)?;
     tracing::info!(backend = selected.backend, adapter = %selected.adapter, reason = %selected.reason, "device selected");
-    // On a GPU one gathered batch is one forward pass. On the CPU (burn flex) large forward
-    // passes were measured 3x slower per page than the CLI's 64-line passes (docs/BENCHMARKS.md),
-    // so there the gathered batch is cut like the CLI's: at most 64 lines, where the padding
-    // cost model of `plan_batches` says.
-    let policy = if selected.backend == "gpu" {
-        BatchPolicy::fewest_passes(config.max_batch_lines, config.max_batch_pixels)
-    } else {
-        let d = BatchPolicy::default();
-        BatchPolicy {
-            max_lines: d.max_lines.min(config.max_batch_lines),
-            max_pixels: d.max_pixels.min(config.max_batch_pixels),
-            ..d
-        }
-    };
+    let policy = BatchPolicy::for_backend(
+        selected.backend,
+        config.max_batch_lines,
+        config.max_batch_pixels,
+    );
     let mut crnn = CrnnRecognizer::new(&artifact, selected.device.clone(), selected.backend)?
         .with_policy(policy);
     if config.no_lexicon {
