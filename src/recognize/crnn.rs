@@ -310,17 +310,20 @@ impl Crnn {
         // reads across columns, so that padding acts as the convolutions' zero padding would
         // for the line alone (paper is 0.0 in the input, so the first one needs none).
         let ragged = widths.filter(|ws| ws.iter().any(|&w| w < width));
-        let mask = |x: Tensor<4>| match ragged {
-            Some(ws) => {
-                let m = column_mask(ws, width, x.dims()[3], &x.device());
-                x * m
-            }
+        let device = x.device();
+        // Masks at half and quarter width (pools halve the width twice), built once per pass.
+        let masks = ragged.map(|ws| {
+            let at = |d: usize| column_mask(ws, width, width / d, &device);
+            (at(2), at(4))
+        });
+        let mask = |x: Tensor<4>, quarter: bool| match &masks {
+            Some((half, q)) => x * if quarter { q.clone() } else { half.clone() },
             None => x,
         };
-        let x = mask(self.pool(self.b1.forward(x), 2));
-        let x = mask(self.pool(self.b2.forward(x), 2));
-        let x = mask(self.b3.forward(x));
-        let x = mask(self.pool(self.b4.forward(x), 1));
+        let x = mask(self.pool(self.b1.forward(x), 2), false);
+        let x = mask(self.pool(self.b2.forward(x), 2), true);
+        let x = mask(self.b3.forward(x), true);
+        let x = mask(self.pool(self.b4.forward(x), 1), true);
         let x = self.pool(self.b5.forward(x), 1);
         let [b, c, h, t] = x.dims();
         let x = x.reshape([b, c * h, t]).swap_dims(1, 2); // [b, t, c*h]

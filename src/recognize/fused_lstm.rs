@@ -110,8 +110,9 @@ fn step_masks(lengths: &[usize], steps: usize, device: &burn::tensor::Device) ->
 }
 
 /// One direction's weights: `[d_input, 4h]` input weights, `[4h]` summed biases and
-/// `[h, 4h]` hidden weights, gates in the order input, forget, output, cell.
-fn direction(lstm: &Lstm) -> (Tensor<2>, Tensor<1>, Tensor<2>) {
+/// `[h, 4h]` hidden weights, gates in the order input, forget, output, cell. Shared with
+/// [`super::host_lstm`], which takes the same concatenation to the host.
+pub(super) fn direction(lstm: &Lstm) -> (Tensor<2>, Tensor<1>, Tensor<2>) {
     assert!(
         lstm.clip.is_none() && !lstm.input_forget,
         "an LSTM with burn's default gates"

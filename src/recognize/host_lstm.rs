@@ -12,7 +12,7 @@
 //! module and its weights file are burn's own `BiLstm`, and the GPU and training keep burn's
 //! forward. Tested against burn's `BiLstm::forward`.
 
-use burn::nn::{BiLstm, GateController, Lstm};
+use burn::nn::{BiLstm, Lstm};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
@@ -109,41 +109,12 @@ impl HostBiLstm {
 }
 
 fn direction(lstm: &Lstm) -> Direction {
-    assert!(
-        lstm.clip.is_none() && !lstm.input_forget,
-        "an LSTM with burn's default gates"
-    );
-    let forget = lstm
-        .forget_gate
-        .as_ref()
-        .expect("an LSTM with a forget gate");
-    let gates: [&GateController; 4] =
-        [&lstm.input_gate, forget, &lstm.output_gate, &lstm.cell_gate];
-    let cat = |f: &dyn Fn(&GateController) -> Tensor<2>| {
-        Tensor::cat(gates.iter().map(|g| f(g)).collect(), 1)
-    };
-    let w_in = cat(&|g| g.input_transform.weight.val());
-    let w_hidden = cat(&|g| g.hidden_transform.weight.val())
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32 weights");
-    let d_hidden = lstm.d_hidden;
-    let bias_of = |l: &burn::nn::Linear| -> Vec<f32> {
-        l.bias.as_ref().map_or(vec![0.0; d_hidden], |b| {
-            b.val().into_data().try_into_vec::<f32>().expect("f32 bias")
-        })
-    };
-    let bias = gates
-        .iter()
-        .flat_map(|g| {
-            let (a, b) = (bias_of(&g.input_transform), bias_of(&g.hidden_transform));
-            a.into_iter().zip(b).map(|(x, y)| x + y).collect::<Vec<_>>()
-        })
-        .collect();
+    let (w_in, bias, w_hidden) = super::fused_lstm::direction(lstm);
+    let to_vec = |t: burn::tensor::TensorData| t.try_into_vec::<f32>().expect("f32 weights");
     Direction {
         w_in,
-        bias,
-        w_hidden,
+        bias: to_vec(bias.into_data()),
+        w_hidden: to_vec(w_hidden.into_data()),
     }
 }
 
