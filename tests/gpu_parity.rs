@@ -208,6 +208,71 @@ fn crnn_on_wgpu_matches_the_cpu_backend() {
     assert!(check.pass, "{check:?}");
 }
 
+/// A gathered batch whose single forward pass would hold an activation larger than the
+/// device's largest buffer (lavapipe: 128 MiB, the first conv block's output of ~2.1 M padded
+/// pixels) is cut into passes that fit, and reads as on the CPU. Without the cut the pass
+/// fails with "can't allocate buffer".
+#[test]
+fn a_batch_past_the_devices_largest_buffer_is_cut_into_passes_that_fit() {
+    use ferrocr::recognize::BatchPolicy;
+    use ferrocr::recognize::normalize::LINE_HEIGHT;
+    let selected = select_device(DevicePreference::Auto).expect("device");
+    if selected.backend != "gpu" {
+        eprintln!("SKIP: no usable GPU for burn-wgpu ({})", selected.reason);
+        return;
+    }
+    let artifact = ModelArtifact::embedded().expect("embedded model");
+    let limit = ferrocr::compute::device::max_tensor_bytes(&selected.device, "gpu").unwrap();
+    let per_px = artifact.config.architecture.peak_bytes_per_input_pixel();
+    let (gray, boxes) = line_boxes(&sample("sample-letter.png"));
+    let page: Vec<_> = boxes.iter().map(|&b| normalize_line(&gray, b)).collect();
+    let widest = page.iter().map(|l| l.width).max().unwrap();
+    // Enough of the widest line that one pass of them would pass the limit by a tenth.
+    let wanted = (limit as f64 * 1.1 / per_px / (LINE_HEIGHT * widest) as f64).ceil() as usize;
+    if wanted > 512 {
+        eprintln!("SKIP: this device's buffers ({limit} B) need more than 512 lines to fill");
+        return;
+    }
+    let widest_line = page.iter().find(|l| l.width == widest).unwrap();
+    let lines: Vec<_> = page
+        .iter()
+        .chain(std::iter::repeat_n(widest_line, wanted))
+        .cloned()
+        .collect();
+    let one_pass = BatchPolicy::fewest_passes(lines.len(), LINE_HEIGHT * widest * lines.len());
+    let cpu = CrnnRecognizer::new(
+        &artifact,
+        select_device(DevicePreference::Cpu).unwrap().device,
+        "cpu",
+    )
+    .expect("cpu model")
+    .with_policy(one_pass);
+    let gpu = CrnnRecognizer::new(&artifact, selected.device, "gpu")
+        .expect("gpu model")
+        .with_policy(one_pass);
+    let cap = gpu.pass_policy().max_pixels;
+    eprintln!(
+        "{} lines up to {widest} px; device tensors <= {limit} B, {per_px} B per pixel: passes of <= {cap} px",
+        lines.len()
+    );
+    assert!((cap as f64) * per_px <= limit as f64);
+    assert!(cap < LINE_HEIGHT * widest * wanted);
+    // Probabilities only (lavapipe is slow): the same per line as the CPU's.
+    let want = cpu.line_probabilities(&lines).expect("cpu pass");
+    let got = gpu
+        .line_probabilities(&lines)
+        .expect("passes that fit the device");
+    for (k, (a, b)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(a.len(), b.len(), "line {k}");
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff <= 1e-3, "line {k}: probabilities differ by {diff}");
+    }
+}
+
 #[test]
 fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
     use burn::nn::BiLstmConfig;

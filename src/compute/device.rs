@@ -135,6 +135,37 @@ fn try_gpu(allow_software: bool) -> std::result::Result<SelectedDevice, String> 
     Err(tried.join("; "))
 }
 
+/// The bound wgpu's downlevel defaults put on one binding (128 MiB): what a GPU device is
+/// assumed to allow when its adapter cannot be found again to ask.
+pub const DEFAULT_MAX_TENSOR_BYTES: u64 = 128 << 20;
+
+/// The largest single tensor, in bytes, `device` can hold: on a GPU the adapter's binding
+/// limit (one tensor is one storage buffer), `None` on the CPU (no such bound). Batching uses
+/// it to keep every forward pass's largest activation within the device
+/// (see `CrnnConfig::max_pass_pixels`).
+pub fn max_tensor_bytes(device: &Device, backend: &str) -> Option<u64> {
+    if backend != "gpu" {
+        return None;
+    }
+    #[cfg(feature = "gpu")]
+    {
+        let name = device.identity().map(|id| id.name);
+        if let Some(bytes) = name
+            .as_deref()
+            .and_then(crate::compute::gpu::adapter_max_binding_bytes)
+        {
+            return Some(bytes);
+        }
+        tracing::warn!(
+            "cannot read the buffer limit of GPU adapter {name:?}; assuming {} MiB per tensor",
+            DEFAULT_MAX_TENSOR_BYTES >> 20
+        );
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _ = device;
+    Some(DEFAULT_MAX_TENSOR_BYTES)
+}
+
 /// Choose the device for `preference` (see the module docs).
 pub fn select_device(preference: DevicePreference) -> Result<SelectedDevice> {
     match preference {

@@ -90,6 +90,32 @@ impl CrnnConfig {
         }
     }
 
+    /// Bytes of the largest activation of a forward pass (f32) per padded input pixel: the
+    /// first conv block's output (`channels[0]` values per pixel) for the shipped sizes, else
+    /// a later block's (at 1/4, 1/16, 1/32 of the pixels), the BiLSTMs' input projection (both
+    /// directions' four gates, `8 * lstm_hidden` per frame of `LINE_HEIGHT x 4` pixels) or the
+    /// head's logits.
+    pub fn peak_bytes_per_input_pixel(&self) -> f64 {
+        let c = self.channels.map(|v| v as f64);
+        let frame_px = (LINE_HEIGHT * WIDTH_MULTIPLE) as f64;
+        let per_px = [
+            c[0],
+            c[1] / 4.0,
+            c[2] / 16.0,
+            c[3] / 16.0,
+            c[4] / 32.0,
+            8.0 * self.lstm_hidden as f64 / frame_px,
+            self.num_classes as f64 / frame_px,
+        ];
+        4.0 * per_px.into_iter().fold(0.0, f64::max)
+    }
+
+    /// Most padded input pixels one forward pass may take when no tensor may exceed
+    /// `max_tensor_bytes` (a GPU's binding limit, [`crate::compute::device::max_tensor_bytes`]).
+    pub fn max_pass_pixels(&self, max_tensor_bytes: u64) -> usize {
+        (max_tensor_bytes as f64 / self.peak_bytes_per_input_pixel()).floor() as usize
+    }
+
     /// Multiply-accumulate count x 2 (FLOPs) per output frame (= per 4 input columns).
     pub fn flops_per_frame(&self) -> u64 {
         let c = self.channels.map(|v| v as u64);
@@ -360,6 +386,27 @@ mod tests {
     use super::*;
     use burn::module::RunningState;
     use burn::tensor::Distribution;
+
+    #[test]
+    fn the_largest_activation_bounds_the_pixels_of_a_pass() {
+        let shipped = CrnnConfig::new(97);
+        // The first conv block's 16 channels at full resolution, 4 bytes each.
+        assert_eq!(shipped.peak_bytes_per_input_pixel(), 64.0);
+        assert_eq!(shipped.max_pass_pixels(128 << 20), 2_097_152);
+        // A wide recurrent part: the gate projection, 8 x 512 values per 32 x 4 pixels.
+        let wide = CrnnConfig {
+            lstm_hidden: 512,
+            ..CrnnConfig::new(97)
+        };
+        assert_eq!(wide.peak_bytes_per_input_pixel(), 128.0);
+        // The bound holds for the real first block's output.
+        let device = Device::flex();
+        let model = shipped.init(&device);
+        let x = Tensor::<4>::zeros([2, 1, LINE_HEIGHT, 40], &device);
+        let y = model.b1.forward(x);
+        let bytes = 4 * y.dims().iter().product::<usize>();
+        assert_eq!(bytes as f64, 2.0 * (LINE_HEIGHT * 40) as f64 * 64.0);
+    }
 
     /// Give every BatchNorm non-trivial statistics, as training leaves them.
     fn with_statistics(block: ConvBlock, device: &Device) -> ConvBlock {

@@ -146,7 +146,9 @@ pub fn plan_batches(widths: &[usize], policy: BatchPolicy) -> Vec<Vec<usize>> {
             if lines > 1 && padded > policy.max_pixels as u64 {
                 break; // more lines only pad more
             }
-            let cost = best[j].saturating_add(policy.pass_cost_pixels as u64 + padded);
+            let cost = best[j]
+                .saturating_add(policy.pass_cost_pixels as u64)
+                .saturating_add(padded);
             if cost < best[i] {
                 best[i] = cost;
                 cut[i] = j;
@@ -184,6 +186,21 @@ pub fn stack_lines<'a>(
     (data, n, max_w)
 }
 
+/// The innermost cause of a backend error report: its last line that is neither blank nor
+/// about backtraces (burn's execution errors nest causes and skip records over many lines).
+fn root_cause(report: &str) -> &str {
+    report
+        .lines()
+        .map(str::trim)
+        .rfind(|l| {
+            !l.is_empty()
+                && !l.contains("backtrace")
+                && !l.starts_with("Asked at")
+                && !l.starts_with("Caused by")
+        })
+        .unwrap_or(report)
+}
+
 /// The burn CRNN behind the [`Recognizer`] trait.
 pub struct CrnnRecognizer {
     model: Crnn,
@@ -193,6 +210,9 @@ pub struct CrnnRecognizer {
     name: String,
     backend: String,
     policy: BatchPolicy,
+    /// Most padded pixels per forward pass the device itself allows (its largest tensor over
+    /// the network's largest activation per pixel); `None` on the CPU.
+    device_max_pixels: Option<usize>,
     lexicon: Option<Arc<lexicon::Lexicon>>,
     second_look: bool,
     beam: bool,
@@ -212,6 +232,8 @@ impl CrnnRecognizer {
             .try_load_record(record)
             .map_err(|e| OcrError::Model(format!("weights do not fit the architecture: {e:?}")))?
             .for_inference(&device);
+        let device_max_pixels = crate::compute::device::max_tensor_bytes(&device, backend)
+            .map(|bytes| artifact.config.architecture.max_pass_pixels(bytes));
         Ok(CrnnRecognizer {
             model,
             device,
@@ -220,6 +242,7 @@ impl CrnnRecognizer {
             name: artifact.config.name.clone(),
             backend: backend.to_string(),
             policy: BatchPolicy::default(),
+            device_max_pixels,
             lexicon: artifact
                 .lexicon
                 .as_deref()
@@ -242,6 +265,7 @@ impl CrnnRecognizer {
             name: "in-training".into(),
             backend: "training".into(),
             policy: BatchPolicy::default(),
+            device_max_pixels: None,
             lexicon: None,
             second_look: false,
             beam: false,
@@ -267,10 +291,24 @@ impl CrnnRecognizer {
         self
     }
 
-    /// Replace the batching policy.
+    /// Replace the batching policy. Its `max_pixels` is still held within what the device
+    /// allows ([`Self::pass_policy`]).
     pub fn with_policy(mut self, policy: BatchPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// The policy passes are planned with: the configured one, its `max_pixels` lowered to
+    /// what the device allows, so that no activation outgrows the device's largest buffer
+    /// (128 MiB on Mesa's lavapipe: about 2.1 M padded pixels for the shipped model).
+    pub fn pass_policy(&self) -> BatchPolicy {
+        match self.device_max_pixels {
+            Some(cap) => BatchPolicy {
+                max_pixels: self.policy.max_pixels.min(cap),
+                ..self.policy
+            },
+            None => self.policy,
+        }
     }
 
     /// Per-line class probabilities (softmax with the calibration temperature), one
@@ -281,9 +319,9 @@ impl CrnnRecognizer {
         let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
         let classes = self.alphabet.num_classes();
         let mut out = vec![Vec::new(); lines.len()];
-        for batch in plan_batches(&widths, self.policy) {
+        for batch in plan_batches(&widths, self.pass_policy()) {
             let refs: Vec<&LineImage> = batch.iter().map(|&i| &lines[i]).collect();
-            let (probs, t) = self.forward_batch(&refs);
+            let (probs, t) = self.forward_batch(&refs)?;
             if probs.len() != refs.len() * t * classes {
                 return Err(OcrError::Backend("model output has the wrong size".into()));
             }
@@ -318,8 +356,9 @@ impl CrnnRecognizer {
         self.alphabet.num_classes()
     }
 
-    /// Per-frame class probabilities of one batch: returns (probs, frames per line padded).
-    fn forward_batch(&self, lines: &[&LineImage]) -> (Vec<f32>, usize) {
+    /// Per-frame class probabilities of one batch: returns (probs, frames per line padded), or
+    /// the backend's failure (a device out of memory, a lost device) as [`OcrError::Backend`].
+    fn forward_batch(&self, lines: &[&LineImage]) -> Result<(Vec<f32>, usize)> {
         let (data, n, max_w) = stack_lines(lines.iter().copied());
         let x = Tensor::<4>::from_data(
             TensorData::new(data, [n, 1, LINE_HEIGHT, max_w]),
@@ -330,11 +369,18 @@ impl CrnnRecognizer {
         let [_, t, _] = logits.dims();
         let probs = softmax(logits / self.temperature as f64, 2);
         let v = probs
-            .into_data()
+            .try_into_data()
+            .map_err(|e| {
+                OcrError::Backend(format!(
+                    "forward pass of {n} lines x {max_w} px on {} failed: {}",
+                    self.backend,
+                    root_cause(&e.to_string())
+                ))
+            })?
             .convert::<f32>()
             .try_to_vec::<f32>()
             .unwrap_or_default();
-        (v, t)
+        Ok((v, t))
     }
 }
 
@@ -344,10 +390,10 @@ impl CrnnRecognizer {
         let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
         let classes = self.alphabet.num_classes();
         let mut out: Vec<LineText> = vec![LineText::default(); lines.len()];
-        for batch in plan_batches(&widths, self.policy) {
+        for batch in plan_batches(&widths, self.pass_policy()) {
             let refs: Vec<&LineImage> = batch.iter().map(|&i| lines[i]).collect();
             let started = Instant::now();
-            let (probs, t) = self.forward_batch(&refs);
+            let (probs, t) = self.forward_batch(&refs)?;
             let batch_widths: Vec<usize> = refs.iter().map(|l| l.width).collect();
             self.clock.add_forward(started.elapsed(), &batch_widths);
             if probs.len() != refs.len() * t * classes {
@@ -427,6 +473,44 @@ impl Recognizer for CrnnRecognizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passes_stay_within_what_the_device_allows() {
+        let artifact = ModelArtifact::embedded().expect("model");
+        let mut rec = CrnnRecognizer::new(&artifact, Device::flex(), "cpu").expect("model");
+        assert_eq!(rec.device_max_pixels, None, "the CPU has no buffer bound");
+        let policy = BatchPolicy::fewest_passes(1024, 5000);
+        rec = rec.with_policy(policy);
+        assert_eq!(rec.pass_policy(), policy);
+        rec.device_max_pixels = Some(1000);
+        assert_eq!(rec.pass_policy().max_pixels, 1000);
+        assert_eq!(rec.pass_policy().max_lines, 1024);
+        rec.device_max_pixels = Some(9000);
+        assert_eq!(rec.pass_policy(), policy);
+    }
+
+    #[test]
+    fn backend_failures_are_reported_by_their_root_cause() {
+        let report = "An error happened during execution\nCaused by:\n  Several failures at once\n\
+                      Caused by:\n  can't allocate buffer of size: 253231104\nNo backtrace available\n\
+                      Asked at:\nNo backtrace available\n";
+        assert_eq!(
+            root_cause(report),
+            "can't allocate buffer of size: 253231104"
+        );
+        assert_eq!(root_cause("plain"), "plain");
+    }
+
+    /// An unbounded pixel budget makes the pass cost `usize::MAX`: the costs saturate rather
+    /// than wrap (which made every line its own pass).
+    #[test]
+    fn an_unbounded_budget_gives_one_pass() {
+        let policy = BatchPolicy::fewest_passes(8, usize::MAX);
+        assert_eq!(
+            plan_batches(&[100; 8], policy),
+            vec![(0..8).collect::<Vec<_>>()]
+        );
+    }
 
     #[test]
     fn batches_are_sorted_and_bounded() {

@@ -57,6 +57,19 @@ pub fn list_adapters() -> Vec<AdapterReport> {
         .collect()
 }
 
+/// The largest buffer one binding may use on the Vulkan adapter named `name`
+/// (`min(max_storage_buffer_binding_size, max_buffer_size)`, the bound burn-wgpu's allocator
+/// puts on a single tensor), or `None` when no adapter has that name.
+pub fn adapter_max_binding_bytes(name: &str) -> Option<u64> {
+    enumerate(&instance())
+        .iter()
+        .find(|a| a.get_info().name == name)
+        .map(|a| {
+            let l = a.limits();
+            l.max_storage_buffer_binding_size.min(l.max_buffer_size)
+        })
+}
+
 /// A wgpu device and queue for the WGSL kernels, with the facts `doctor` reports.
 pub struct GpuContext {
     pub(crate) device: wgpu::Device,

@@ -37,7 +37,7 @@ pub mod selftest;
 pub mod shaders;
 
 #[cfg(feature = "gpu")]
-pub use context::{GpuContext, list_adapters};
+pub use context::{GpuContext, adapter_max_binding_bytes, list_adapters};
 #[cfg(feature = "gpu")]
 pub use pool::POOL_MAX_BYTES;
 #[cfg(feature = "gpu")]
