@@ -30,10 +30,31 @@ fn gpu() -> Option<GpuPreprocessor> {
             Some(g)
         }
         Err(e) => {
+            assert!(
+                !software_adapter_allowed(),
+                "FERROCR_ALLOW_SOFTWARE_ADAPTER=1 but the kernels have no GPU: {e}"
+            );
             eprintln!("SKIP: no usable GPU adapter for the kernels ({e})");
             None
         }
     }
+}
+
+/// The GPU burn-wgpu runs on, or `None` (the test prints why and skips) when there is none.
+/// With `FERROCR_ALLOW_SOFTWARE_ADAPTER=1` (CI, on lavapipe) a GPU was asked for, so its
+/// absence fails the test instead of passing it unseen.
+fn burn_gpu() -> Option<ferrocr::compute::device::SelectedDevice> {
+    let selected = select_device(DevicePreference::Auto).expect("auto never fails");
+    if selected.backend == "gpu" {
+        return Some(selected);
+    }
+    assert!(
+        !software_adapter_allowed(),
+        "FERROCR_ALLOW_SOFTWARE_ADAPTER=1 but burn-wgpu has no GPU: {}",
+        selected.reason
+    );
+    eprintln!("SKIP: no usable GPU for burn-wgpu ({})", selected.reason);
+    None
 }
 
 /// A small noisy page of odd size (exercises partial words, edges and clipped windows).
@@ -182,11 +203,7 @@ fn bad_arguments_are_errors_not_panics() {
 
 #[test]
 fn crnn_on_wgpu_matches_the_cpu_backend() {
-    let selected = select_device(DevicePreference::Auto).expect("device");
-    if selected.backend != "gpu" {
-        eprintln!("SKIP: no usable GPU for burn-wgpu ({})", selected.reason);
-        return;
-    }
+    let Some(selected) = burn_gpu() else { return };
     let artifact = ModelArtifact::embedded().expect("embedded model");
     let cpu = CrnnRecognizer::new(
         &artifact,
@@ -216,11 +233,7 @@ fn crnn_on_wgpu_matches_the_cpu_backend() {
 fn a_batch_past_the_devices_largest_buffer_is_cut_into_passes_that_fit() {
     use ferrocr::recognize::BatchPolicy;
     use ferrocr::recognize::normalize::LINE_HEIGHT;
-    let selected = select_device(DevicePreference::Auto).expect("device");
-    if selected.backend != "gpu" {
-        eprintln!("SKIP: no usable GPU for burn-wgpu ({})", selected.reason);
-        return;
-    }
+    let Some(selected) = burn_gpu() else { return };
     let artifact = ModelArtifact::embedded().expect("embedded model");
     let limit = ferrocr::compute::device::max_tensor_bytes(&selected.device, "gpu").unwrap();
     let per_px = artifact.config.architecture.peak_bytes_per_input_pixel();
@@ -278,11 +291,7 @@ fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
     use burn::nn::BiLstmConfig;
     use burn::tensor::{Distribution, Tensor, s};
     use ferrocr::recognize::fused_lstm::FusedBiLstm;
-    let selected = select_device(DevicePreference::Auto).expect("device");
-    if selected.backend != "gpu" {
-        eprintln!("SKIP: no usable GPU for burn-wgpu ({})", selected.reason);
-        return;
-    }
+    let Some(selected) = burn_gpu() else { return };
     let device = selected.device;
     let bilstm = BiLstmConfig::new(16, 8, true).init(&device);
     let fused = FusedBiLstm::new(&bilstm);
@@ -307,6 +316,17 @@ fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
             assert_eq!(past, 0.0, "line {k}: states past its length");
         }
     }
+}
+
+/// burn's wgpu runtime initialises once per process: a second selection (another test, another
+/// bench group, `doctor` after `serve` warmed up) must get the same GPU, not fall back to the CPU.
+#[test]
+fn selecting_the_gpu_again_reuses_the_device_it_opened() {
+    let Some(first) = burn_gpu() else { return };
+    let again = select_device(DevicePreference::Gpu).expect("the GPU again");
+    assert_eq!(again.adapter, first.adapter);
+    let auto = select_device(DevicePreference::Auto).expect("auto never fails");
+    assert_eq!(auto.backend, "gpu", "{}", auto.reason);
 }
 
 #[test]

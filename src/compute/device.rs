@@ -80,12 +80,30 @@ fn try_gpu(_allow_software: bool) -> std::result::Result<SelectedDevice, String>
     Err(NO_GPU_BUILD.to_string())
 }
 
-/// Try the wgpu adapters in order of preference; returns the first acceptable one.
+/// The GPU device this process opened, with whether it is a physical card: burn's wgpu
+/// runtime initialises once per process (a second `init` fails with "Service already
+/// initialized"), so every later selection reuses it.
+#[cfg(feature = "gpu")]
+static OPENED_GPU: std::sync::Mutex<Option<(SelectedDevice, bool)>> = std::sync::Mutex::new(None);
+
+/// Try the wgpu adapters in order of preference; returns the first acceptable one (the one
+/// already opened, when this process has one).
 #[cfg(feature = "gpu")]
 fn try_gpu(allow_software: bool) -> std::result::Result<SelectedDevice, String> {
     use burn::tensor::DeviceKind;
     use std::panic::{AssertUnwindSafe, catch_unwind};
 
+    // Held while adapters are tried, so that two threads never initialise the runtime twice.
+    let mut opened = OPENED_GPU
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((device, physical)) = opened.as_ref() {
+        return if *physical || allow_software {
+            Ok(device.clone())
+        } else {
+            Err(format!("{} is a software adapter", device.adapter))
+        };
+    }
     // Persistent autotune/shader caches must be pointed at before the first device exists.
     crate::compute::cache::configure_caches();
     let mut kinds = vec![
@@ -112,13 +130,15 @@ fn try_gpu(allow_software: bool) -> std::result::Result<SelectedDevice, String> 
                     Some(id) => (id.name, id.physical.is_some()),
                     None => (label.clone(), false),
                 };
+                let selected = SelectedDevice {
+                    device,
+                    backend: "gpu",
+                    adapter: name.clone(),
+                    reason: format!("wgpu adapter {label}: {name}"),
+                };
+                *opened = Some((selected.clone(), physical));
                 if physical || allow_software {
-                    return Ok(SelectedDevice {
-                        device,
-                        backend: "gpu",
-                        adapter: name.clone(),
-                        reason: format!("wgpu adapter {label}: {name}"),
-                    });
+                    return Ok(selected);
                 }
                 tried.push(format!("{label}: {name} is a software adapter"));
             }
