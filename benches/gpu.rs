@@ -116,6 +116,12 @@ fn recurrence(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("fused", dev.backend), |b| {
             b.iter(|| done(fused.forward(black_box(x.clone()), &lengths)))
         });
+        if dev.backend == "gpu" {
+            let kernel = FusedBiLstm::new(&bilstm).with_recurrence_kernel();
+            g.bench_function(BenchmarkId::new("kernel", dev.backend), |b| {
+                b.iter(|| done(kernel.forward(black_box(x.clone()), &lengths)))
+            });
+        }
         if dev.backend == "cpu" {
             let host = HostBiLstm::new(&bilstm);
             g.bench_function(BenchmarkId::new("host", dev.backend), |b| {

@@ -57,7 +57,10 @@ data=.gpu/eval/dev
 [ -d "$data" ] || data=../shared/eval/data/dev
 limit=()
 [ -n "${LIMIT_LINES:-}" ] && limit=(--limit "$LIMIT_LINES")
-pages=("$data"/*.png)
+# Every page of the set (PNG, JPEG and TIFF: 40 dev pages; *.png alone held 18 of them).
+shopt -s nullglob
+pages=("$data"/*.png "$data"/*.jpg "$data"/*.jpeg "$data"/*.tif "$data"/*.tiff)
+shopt -u nullglob
 [ -n "${LIMIT_PAGES:-}" ] && pages=("${pages[@]:0:$LIMIT_PAGES}")
 log "host: $(nproc) cores; binary $bin; data $data; $(date -u +%FT%TZ)"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/summary.txt"
@@ -86,6 +89,20 @@ lines_gpu() {
   log "CRNN gpu batch $b (exit $rc, $(elapsed "$start") s with warm-up): $(grep -m1 '^lines' "$OUT/lines_gpu_b$b.txt")"
 }
 lines_gpu "${batches[0]}"
+# Where a pass's time goes: the convolutional backbone against the recurrent half (one device
+# sync between them per pass), at the first batch size.
+start=$(date +%s.%N)
+timeout "$step_s" "$bin" eval-lines --device gpu --batch "${batches[0]}" --warm-up --split-forward \
+  --data "$data" "${limit[@]}" > "$OUT/lines_gpu_split.txt" 2>&1
+rc=$?
+log "CRNN gpu batch ${batches[0]} split (exit $rc, $(elapsed "$start") s): $(grep -m1 '^forward split' "$OUT/lines_gpu_split.txt")"
+# The recurrence as per-step tensor operations (FERROCR_LSTM_KERNEL=off), against the one-launch
+# kernel of the runs above, same batch.
+start=$(date +%s.%N)
+FERROCR_LSTM_KERNEL=off timeout "$step_s" "$bin" eval-lines --device gpu --batch "${batches[0]}" --warm-up \
+  --split-forward --data "$data" "${limit[@]}" > "$OUT/lines_gpu_per_step.txt" 2>&1
+rc=$?
+log "CRNN gpu batch ${batches[0]}, per-step recurrence (exit $rc, $(elapsed "$start") s): $(grep -m1 '^lines' "$OUT/lines_gpu_per_step.txt"); $(grep -m1 '^forward split' "$OUT/lines_gpu_per_step.txt")"
 
 # 4. End to end on the GPU: all dev pages in one process, pages/s; twice (the second start finds
 # the shader caches warm); accuracy when python3 is present.
@@ -94,13 +111,14 @@ ocr_run() {
   rm -rf "$OUT/ocr_$tag"
   local start
   start=$(date +%s.%N)
-  timeout "$step_s" "$bin" ocr --device "$dev" --jobs "$(nproc)" --out "$OUT/ocr_$tag" "${pages[@]}" 2> "$OUT/ocr_$tag.err"
+  timeout "$step_s" "$bin" ocr --device "$dev" --timings --out "$OUT/ocr_$tag" "${pages[@]}" 2> "$OUT/ocr_$tag.err"
   local rc=$?
   local secs
   secs=$(elapsed "$start")
   local rate
   rate=$(awk -v n="${#pages[@]}" -v s="$secs" 'BEGIN { printf "%.2f", n / s }')
   log "ocr $tag: ${#pages[@]} pages in $secs s ($rate pages/s, exit $rc; includes process start-up and first use)"
+  grep -m1 'timings' "$OUT/ocr_$tag.err" >> "$OUT/summary.txt"
   if command -v python3 >/dev/null && [ -f .gpu/eval/ocr_eval.py ] && [ -z "${LIMIT_PAGES:-}" ]; then
     python3 .gpu/eval/ocr_eval.py --data "$data" --outputs "$OUT/ocr_$tag" --label "ferrocr-$tag" \
       --json "$OUT/ocr_eval_$tag.json" > "$OUT/ocr_eval_$tag.txt" 2>&1
@@ -113,9 +131,19 @@ ocr_run gpu gpu2
 # marginal rate (extra pages / extra seconds over the one-pass run) leaves start-up out.
 rep=("${pages[@]}" "${pages[@]}" "${pages[@]}" "${pages[@]}" "${pages[@]}")
 start=$(date +%s.%N)
-timeout "$step_s" "$bin" ocr --device gpu --jobs "$(nproc)" "${rep[@]}" > /dev/null 2> "$OUT/ocr_gpu_x5.err"
+timeout "$step_s" "$bin" ocr --device gpu --timings "${rep[@]}" > /dev/null 2> "$OUT/ocr_gpu_x5.err"
 rc=$?
-log "ocr gpu x5: ${#rep[@]} pages in $(elapsed "$start") s (exit $rc)"
+log "ocr gpu x5 (batched): ${#rep[@]} pages in $(elapsed "$start") s (exit $rc): $(grep -m1 timings "$OUT/ocr_gpu_x5.err")"
+# Larger gathered passes (1,024 lines, the best eval-lines batch on the H200).
+start=$(date +%s.%N)
+timeout "$step_s" "$bin" ocr --device gpu --max-batch-lines 1024 --timings "${rep[@]}" > /dev/null 2> "$OUT/ocr_gpu_x5_b1024.err"
+rc=$?
+log "ocr gpu x5 (batched, 1024 lines): ${#rep[@]} pages in $(elapsed "$start") s (exit $rc): $(grep -m1 timings "$OUT/ocr_gpu_x5_b1024.err")"
+# The same on the GPU, each file alone on a thread (how `ocr` ran before it was batched).
+start=$(date +%s.%N)
+timeout "$step_s" "$bin" ocr --device gpu --pipeline per-file --timings "${rep[@]}" > /dev/null 2> "$OUT/ocr_gpu_x5_per_file.err"
+rc=$?
+log "ocr gpu x5 (per file): ${#rep[@]} pages in $(elapsed "$start") s (exit $rc): $(grep -m1 timings "$OUT/ocr_gpu_x5_per_file.err")"
 
 # 5. The other batch sizes, then the CPU for reference.
 for b in "${batches[@]:1}"; do lines_gpu "$b"; done

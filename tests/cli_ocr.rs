@@ -67,6 +67,52 @@ fn reads_the_sample_letter_and_receipt() {
 }
 
 #[test]
+fn the_batched_pipeline_reads_every_file_as_the_per_file_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.png");
+    std::fs::write(&empty, b"").unwrap();
+    let (letter, receipt) = (data("sample-letter.png"), data("sample-receipt.jpg"));
+    let files: [&Path; 4] = [&letter, &empty, &receipt, &letter];
+    let per_file = run(&["--pipeline", "per-file", "--format", "json"], &files);
+    let batched = run(
+        &["--pipeline", "batched", "--format", "json", "--timings"],
+        &files,
+    );
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+    // The bad file fails alone (exit 1, named), the others complete in input order.
+    for o in [&per_file, &batched] {
+        assert_eq!(o.status.code(), Some(1), "stderr: {}", err(o));
+        assert!(err(o).contains("empty.png"), "stderr: {}", err(o));
+    }
+    let docs = |o: &Output| -> Vec<serde_json::Value> {
+        text(o)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // Same words, boxes and confidences; only the stage timings differ.
+    let strip = |mut v: serde_json::Value| {
+        for p in v["document"]["pages"].as_array_mut().unwrap() {
+            p.as_object_mut().unwrap().remove("timings");
+        }
+        v
+    };
+    let (a, b) = (docs(&per_file), docs(&batched));
+    assert_eq!(a.len(), 3, "stdout: {}", text(&per_file));
+    assert_eq!(b.len(), 3, "stdout: {}", text(&batched));
+    for (x, y) in a.into_iter().zip(b) {
+        assert_eq!(strip(x), strip(y));
+    }
+    let timings = err(&batched);
+    assert!(
+        timings.contains("timings (batched): 3 pages from 4 files") && timings.contains("pages/s"),
+        "stderr: {timings}"
+    );
+}
+
+#[test]
 fn out_dir_gets_one_file_per_input_in_each_format() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();

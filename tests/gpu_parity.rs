@@ -318,6 +318,60 @@ fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
     }
 }
 
+/// The recurrence as one kernel launch per layer: each line as burn's `BiLstm` reads it alone,
+/// zero past its length, and the same as the per-step fused form on the same batch; with the
+/// shipped model's hidden size, so that the kernel's threads stride over the gate columns.
+#[test]
+fn the_recurrence_kernel_reads_each_line_as_burns_bilstm_does_alone() {
+    use burn::nn::BiLstmConfig;
+    use burn::tensor::{Distribution, Tensor, s};
+    use ferrocr::recognize::fused_lstm::FusedBiLstm;
+    let Some(selected) = burn_gpu() else { return };
+    let device = selected.device;
+    for (d_input, hidden) in [(16usize, 8usize), (96, 128), (24, 200)] {
+        let bilstm = BiLstmConfig::new(d_input, hidden, true).init(&device);
+        let fused = FusedBiLstm::new(&bilstm);
+        let kernel = FusedBiLstm::new(&bilstm).with_recurrence_kernel();
+        let lengths = [7usize, 1, 12, 4, 12, 0];
+        let x = Tensor::<3>::random(
+            [lengths.len(), 12, d_input],
+            Distribution::Uniform(-2.0, 2.0),
+            &device,
+        );
+        let got = kernel.forward(x.clone(), &lengths);
+        assert_eq!(got.dims(), [lengths.len(), 12, 2 * hidden]);
+        let per_step = fused.forward(x.clone(), &lengths);
+        let diff: f32 = (got.clone() - per_step).abs().max().into_scalar();
+        assert!(
+            diff <= 1e-5,
+            "hidden {hidden}: kernel vs per-step form differ by {diff}"
+        );
+        for (k, &len) in lengths.iter().enumerate() {
+            if len > 0 {
+                let (alone, _) = bilstm.forward(x.clone().slice(s![k..k + 1, 0..len]), None);
+                let line = got.clone().slice(s![k..k + 1, 0..len]);
+                let diff: f32 = (line - alone).abs().max().into_scalar();
+                assert!(
+                    diff <= 1e-5,
+                    "hidden {hidden}, line {k} ({len} steps): max difference {diff}"
+                );
+            }
+            if len < 12 {
+                let past: f32 = got
+                    .clone()
+                    .slice(s![k..k + 1, len..12])
+                    .abs()
+                    .max()
+                    .into_scalar();
+                assert_eq!(
+                    past, 0.0,
+                    "hidden {hidden}, line {k}: states past its length"
+                );
+            }
+        }
+    }
+}
+
 /// burn's wgpu runtime initialises once per process: a second selection (another test, another
 /// bench group, `doctor` after `serve` warmed up) must get the same GPU, not fall back to the CPU.
 #[test]
@@ -387,4 +441,31 @@ fn warm_up_runs_every_width() {
     .expect("cpu model");
     let w = ferrocr::compute::cache::warm_up_with(&cpu, &[16, 64], 2).expect("warm-up");
     assert_eq!(w.runs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![16, 64]);
+}
+
+/// Repeated kernel calls on one input (as a server makes them): the same result every time,
+/// the kernel's inputs held until it has run.
+#[test]
+fn the_recurrence_kernel_gives_the_same_result_call_after_call() {
+    use burn::nn::BiLstmConfig;
+    use burn::tensor::{Distribution, Tensor};
+    use ferrocr::recognize::fused_lstm::FusedBiLstm;
+    let Some(selected) = burn_gpu() else { return };
+    let device = selected.device;
+    let bilstm = BiLstmConfig::new(96, 128, true).init(&device);
+    let per_step = FusedBiLstm::new(&bilstm);
+    let kernel = FusedBiLstm::new(&bilstm).with_recurrence_kernel();
+    let lengths = vec![40usize; 16];
+    let x = Tensor::<3>::random([16, 40, 96], Distribution::Default, &device);
+    let want = per_step.forward(x.clone(), &lengths);
+    for call in 0..6 {
+        let started = std::time::Instant::now();
+        let got = kernel.forward(x.clone(), &lengths);
+        let diff: f32 = (got - want.clone()).abs().max().into_scalar();
+        eprintln!(
+            "call {call}: {:?}, max difference {diff}",
+            started.elapsed()
+        );
+        assert!(diff <= 1e-5, "call {call}: max difference {diff}");
+    }
 }

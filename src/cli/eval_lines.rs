@@ -36,6 +36,11 @@ pub struct EvalLinesArgs {
     /// autotuning then stay out of the lines/s figure).
     #[arg(long)]
     pub warm_up: bool,
+    /// Time the convolutional backbone apart from the recurrent half of every forward pass
+    /// (one device sync between them per pass): the `time:` line then splits the forward
+    /// passes, to name the half that limits lines/s on a GPU.
+    #[arg(long)]
+    pub split_forward: bool,
     /// Model and device.
     #[command(flatten)]
     pub model: ModelArgs,
@@ -43,20 +48,17 @@ pub struct EvalLinesArgs {
 
 /// Run `ferrocr eval-lines`.
 pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
-    let recognizer: Arc<dyn Recognizer> = match a.batch {
-        None => a.model.recognizer()?,
-        Some(n) => {
-            let n = n.max(1);
-            let artifact = ModelArtifact::resolve(a.model.model.as_deref())?;
-            let selected = select_device(a.model.device)?;
-            let policy = BatchPolicy::fewest_passes(n, LINE_HEIGHT * 512 * n);
-            let rec = a
-                .model
-                .crnn(&artifact, selected.device, selected.backend)?
-                .with_policy(policy);
-            Arc::new(rec)
-        }
-    };
+    let artifact = ModelArtifact::resolve(a.model.model.as_deref())?;
+    let selected = select_device(a.model.device)?;
+    let mut rec = a.model.crnn(&artifact, selected.device, selected.backend)?;
+    if let Some(n) = a.batch {
+        let n = n.max(1);
+        rec = rec.with_policy(BatchPolicy::fewest_passes(n, LINE_HEIGHT * 512 * n));
+    }
+    if a.split_forward {
+        rec = rec.with_split_forward();
+    }
+    let recognizer: Arc<dyn Recognizer> = Arc::new(rec);
     let set = load_line_set(&a.data, a.limit, recognizer.reads_views())?;
     if set.is_empty() {
         anyhow::bail!("{}: no lines", a.data.display());
@@ -96,6 +98,13 @@ pub fn run(a: EvalLinesArgs) -> anyhow::Result<ExitCode> {
             st.passes,
             st.padded_columns as f64 / st.line_columns.max(1) as f64
         );
+        if a.split_forward {
+            println!(
+                "forward split: backbone (convolutions) {:.2} s + recurrent half (projection, BiLSTMs, head, softmax, read-back) {:.2} s",
+                st.backbone_s,
+                st.forward_s - st.backbone_s
+            );
+        }
     }
     println!(
         "{:<10} {:>6} {:>8} {:>8} {:>8}",

@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod eval_lines;
 pub mod load;
 pub mod ocr;
+pub mod ocr_run;
 pub mod serve;
 pub mod train;
 pub mod worker;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::compute::device::{DevicePreference, select_device};
+use crate::compute::device::{DevicePreference, SelectedDevice, select_device};
 use crate::recognize::model::ModelArtifact;
 use crate::recognize::{BatchPolicy, CrnnRecognizer, Recognizer};
 
@@ -81,11 +82,31 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// Load the model on the chosen device.
     pub fn recognizer(&self) -> anyhow::Result<Arc<dyn Recognizer>> {
+        Ok(self.load()?.0)
+    }
+
+    /// [`ModelArgs::recognizer`] with the device it was placed on (for callers that also run
+    /// the GPU page kernels or pick a pipeline by backend).
+    pub fn load(&self) -> anyhow::Result<(Arc<dyn Recognizer>, SelectedDevice)> {
+        self.load_for(&crate::batcher::BatcherConfig::default())
+    }
+
+    /// [`ModelArgs::load`] for batches gathered as `batching` says, so that the recogniser's
+    /// passes take the batches the line stage gathers whole.
+    pub fn load_for(
+        &self,
+        batching: &crate::batcher::BatcherConfig,
+    ) -> anyhow::Result<(Arc<dyn Recognizer>, SelectedDevice)> {
         let artifact = ModelArtifact::resolve(self.model.as_deref())?;
         let selected = select_device(self.device)?;
         tracing::info!(backend = selected.backend, adapter = %selected.adapter, reason = %selected.reason, "device selected");
-        let rec = self.crnn(&artifact, selected.device.clone(), selected.backend)?;
-        Ok(Arc::new(rec))
+        let rec = self.crnn_for(
+            &artifact,
+            selected.device.clone(),
+            selected.backend,
+            batching,
+        )?;
+        Ok((Arc::new(rec), selected))
     }
 
     /// The CRNN of `artifact` on `device`, honouring `--no-lexicon`, `--second-look` and
@@ -97,7 +118,22 @@ impl ModelArgs {
         device: burn::tensor::Device,
         backend: &str,
     ) -> anyhow::Result<CrnnRecognizer> {
-        let batching = crate::batcher::BatcherConfig::default();
+        self.crnn_for(
+            artifact,
+            device,
+            backend,
+            &crate::batcher::BatcherConfig::default(),
+        )
+    }
+
+    /// [`ModelArgs::crnn`] batching as `serve` would with `batching`.
+    pub fn crnn_for(
+        &self,
+        artifact: &ModelArtifact,
+        device: burn::tensor::Device,
+        backend: &str,
+        batching: &crate::batcher::BatcherConfig,
+    ) -> anyhow::Result<CrnnRecognizer> {
         let policy =
             BatchPolicy::for_backend(backend, batching.max_batch_lines, batching.max_batch_pixels);
         let mut rec = CrnnRecognizer::new(artifact, device, backend)?.with_policy(policy);

@@ -6,20 +6,35 @@
 //! with the format's extension (`a.png` -> `DIR/a.txt`); when two inputs share a stem, the full
 //! file name is used instead (`a.png.txt`).
 
-use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::ModelArgs;
+use super::ocr_run::{Sink, run_batched, run_per_file};
+use crate::batcher::{Batcher, BatcherConfig};
 use crate::decode::DecodeLimits;
 use crate::engine::{Engine, EngineOptions};
-use crate::render::{OutputFormat, render};
+use crate::metrics::Metrics;
+use crate::recognize::LINE_HEIGHT;
+use crate::render::OutputFormat;
+
+/// How `ferrocr ocr` runs its files (see [`super::ocr_run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OcrPipeline {
+    /// Batched on a GPU, per file on the CPU.
+    Auto,
+    /// Through the dynamic batcher, as `serve` does: lines of many files per recognition pass,
+    /// page kernels on the GPU.
+    Batched,
+    /// Each file alone through the pipeline on its own thread.
+    PerFile,
+}
 
 /// Arguments of `ferrocr ocr`.
 #[derive(Args, Debug)]
@@ -30,9 +45,24 @@ pub struct OcrArgs {
     /// Write one result file per input into this directory instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Files processed at the same time (default: the number of CPU cores).
+    /// Files processed at the same time (default: the number of CPU cores; batched: twice that
+    /// many files read and queued at once).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// How files are run: `batched` gathers the lines of many files into each recognition
+    /// pass (what a GPU needs), `per-file` runs each file alone on a thread; `auto` is batched
+    /// on the GPU backend and per file on the CPU.
+    #[arg(long, value_enum, default_value_t = OcrPipeline::Auto)]
+    pub pipeline: OcrPipeline,
+    /// Most lines per recognition pass [default 256, as `serve`], gathered from many files by
+    /// the batched pipeline; the padded-pixel budget grows with it (1,024 px per line). Larger
+    /// passes keep a GPU busier.
+    #[arg(long)]
+    pub max_batch_lines: Option<usize>,
+    /// After the run, print pages/s, mean per-page stage times and the recogniser's forward /
+    /// decoding split to stderr (to name the stage that limits throughput).
+    #[arg(long)]
+    pub timings: bool,
     /// Model and device.
     #[command(flatten)]
     pub model: ModelArgs,
@@ -82,69 +112,30 @@ impl OcrArgs {
     }
 }
 
-/// Output paths for `--out DIR`: stem + extension, full name when stems collide.
-fn output_paths(files: &[PathBuf], dir: &Path, format: OutputFormat) -> Vec<PathBuf> {
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default()
-    };
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for f in files {
-        *counts.entry(stem(f)).or_default() += 1;
-    }
-    files
-        .iter()
-        .map(|f| {
-            let s = stem(f);
-            let base = if counts[&s] > 1 {
-                f.file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or(s)
-            } else {
-                s
-            };
-            dir.join(format!("{base}.{}", format.extension()))
-        })
-        .collect()
-}
-
-fn process_one(
-    engine: &Engine,
-    path: &Path,
-    format: OutputFormat,
-    compact_json: bool,
-) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| "cannot read file".to_string())?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-    let doc = engine.process_bytes(&bytes, name)?;
-    if compact_json && format == OutputFormat::Json {
-        Ok(crate::render::render_json_line(&doc))
-    } else {
-        Ok(render(&doc, format))
-    }
-}
-
 /// Run `ferrocr ocr`.
 pub fn run(args: OcrArgs) -> anyhow::Result<ExitCode> {
     let options = args.engine_options()?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let engine = Engine::new(args.model.recognizer()?, options);
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .clamp(1, 256);
+    let mut batching = BatcherConfig::default();
+    if let Some(n) = args.max_batch_lines {
+        if n == 0 {
+            anyhow::bail!("--max-batch-lines must be at least 1");
+        }
+        batching.max_batch_lines = n;
+        batching.max_batch_pixels = n.saturating_mul(LINE_HEIGHT * 1024);
+    }
+    let (recognizer, selected) = args.model.load_for(&batching)?;
+    let batched = match args.pipeline {
+        OcrPipeline::Batched => true,
+        OcrPipeline::PerFile => false,
+        OcrPipeline::Auto => selected.backend == "gpu",
+    };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let n = args.files.len();
-    let outputs = args
-        .out
-        .as_ref()
-        .map(|d| output_paths(&args.files, d, args.format));
     let progress = (n > 1 && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new(n as u64);
         pb.set_style(
@@ -155,97 +146,37 @@ pub fn run(args: OcrArgs) -> anyhow::Result<ExitCode> {
         );
         pb
     });
-    let next = AtomicUsize::new(0);
-    let failed = AtomicUsize::new(0);
-    // Results for stdout, printed in input order as soon as every earlier file is done.
-    let pending: Mutex<(usize, Vec<Option<String>>)> = Mutex::new((0, vec![None; n]));
-    let compact_json = n > 1 && args.out.is_none();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(n) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= n {
-                        break;
-                    }
-                    let path = &args.files[i];
-                    let result =
-                        process_one(&engine, path, args.format, compact_json).and_then(|text| {
-                            if let Some(outs) = &outputs {
-                                std::fs::write(&outs[i], text.as_bytes()).with_context(|| {
-                                    format!("cannot write {}", outs[i].display())
-                                })?;
-                                Ok(String::new())
-                            } else {
-                                Ok(text)
-                            }
-                        });
-                    let text = match result {
-                        Ok(t) => t,
-                        Err(e) => {
-                            failed.fetch_add(1, Ordering::SeqCst);
-                            let msg = format!("ferrocr: {}: {e:#}", path.display());
-                            match &progress {
-                                Some(pb) => pb.println(msg),
-                                None => eprintln!("{msg}"),
-                            }
-                            String::new()
-                        }
-                    };
-                    if let Some(pb) = &progress {
-                        pb.inc(1);
-                    }
-                    if args.out.is_none() {
-                        let mut guard = pending.lock().unwrap_or_else(|p| p.into_inner());
-                        guard.1[i] = Some(text);
-                        let mut stdout = std::io::stdout().lock();
-                        while guard.0 < n {
-                            let k = guard.0;
-                            match guard.1[k].take() {
-                                Some(t) => {
-                                    let _ = stdout.write_all(t.as_bytes());
-                                    guard.0 += 1;
-                                }
-                                None => break,
-                            }
-                        }
-                        let _ = stdout.flush();
-                    }
-                }
-            });
-        }
-    });
-    if let Some(pb) = progress {
-        pb.finish_and_clear();
+    let sink = Sink::new(&args.files, args.out.as_deref(), args.format, progress);
+    let started = Instant::now();
+    let pipeline = if batched {
+        let kernels = crate::compute::page_kernels(&selected);
+        let batcher = Batcher::start_with_kernels(
+            recognizer.clone(),
+            kernels,
+            batching,
+            Arc::new(Metrics::new()),
+        )?;
+        let in_flight = args.jobs.unwrap_or(2 * cores).clamp(1, 1024);
+        run_batched(&batcher, Arc::new(options), in_flight, &sink)?;
+        "batched"
+    } else {
+        let engine = Engine::new(recognizer.clone(), options);
+        run_per_file(&engine, args.jobs.unwrap_or(cores).clamp(1, 256), &sink);
+        "per file"
+    };
+    sink.close();
+    if args.timings {
+        let report = sink.timings_report(pipeline, started.elapsed(), recognizer.stage_seconds());
+        eprintln!(
+            "{report} ({} backend: {})",
+            selected.backend, selected.adapter
+        );
     }
-    let failed = failed.load(Ordering::SeqCst);
+    let failed = sink.failed();
     if failed > 0 {
         eprintln!("ferrocr: {failed} of {n} files failed");
         Ok(ExitCode::from(1))
     } else {
         Ok(ExitCode::SUCCESS)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_names_follow_stems_and_avoid_collisions() {
-        let files = vec![
-            PathBuf::from("x/a.png"),
-            PathBuf::from("y/a.jpg"),
-            PathBuf::from("b.tif"),
-        ];
-        let outs = output_paths(&files, Path::new("out"), OutputFormat::Alto);
-        assert_eq!(
-            outs,
-            vec![
-                PathBuf::from("out/a.png.alto.xml"),
-                PathBuf::from("out/a.jpg.alto.xml"),
-                PathBuf::from("out/b.alto.xml")
-            ]
-        );
     }
 }

@@ -268,7 +268,8 @@ impl Crnn {
     /// Prepare a trained network for inference on `device`: BatchNorms folded
     /// ([`Crnn::fold_batch_norms`]); on the CPU backend pooling and the BiLSTMs' recurrence
     /// run on the host ([`super::host_lstm`]), elsewhere the BiLSTMs run with fused gates
-    /// ([`super::fused_lstm`]): the same function, faster. Either way
+    /// ([`super::fused_lstm`]), their recurrence as one GPU kernel per layer
+    /// ([`super::lstm_kernel`], unless `FERROCR_LSTM_KERNEL=off`): the same function, faster. Either way
     /// [`Crnn::forward_lines`] then runs each line over its own width only. A prepared network
     /// must not be trained further.
     pub fn for_inference(self, device: &Device) -> Self {
@@ -277,8 +278,19 @@ impl Crnn {
             .chain(self.deeper.iter().map(|l| &l.lstm))
             .collect();
         let host_lstm = cpu.then(|| Arc::new(layers.iter().map(|l| HostBiLstm::new(l)).collect()));
-        let fused_lstm =
-            (!cpu).then(|| Arc::new(layers.iter().map(|l| FusedBiLstm::new(l)).collect()));
+        let fused_lstm = (!cpu).then(|| {
+            let prepare = |l: &&BiLstm| {
+                let fused = FusedBiLstm::new(l);
+                #[cfg(feature = "gpu")]
+                let fused = if super::lstm_kernel::enabled() {
+                    fused.with_recurrence_kernel()
+                } else {
+                    fused
+                };
+                fused
+            };
+            Arc::new(layers.iter().map(prepare).collect())
+        });
         Crnn {
             host_pool: cpu,
             host_lstm,
@@ -331,6 +343,19 @@ impl Crnn {
     }
 
     fn forward_widths(&self, x: Tensor<4>, widths: Option<&[usize]>) -> Tensor<3> {
+        let (features, lengths) = self.backbone(x, widths);
+        self.sequence(features, lengths.as_deref())
+    }
+
+    /// The convolutional half of [`Crnn::forward_lines`] (`widths: None` for
+    /// [`Crnn::forward`]): `[batch, 1, LINE_HEIGHT, width]` -> features `[batch, width / 4,
+    /// channels x rows]`, with each line's frame count when widths are given. Separate from
+    /// [`Crnn::sequence`] so that a profiler can time the two halves.
+    pub fn backbone(
+        &self,
+        x: Tensor<4>,
+        widths: Option<&[usize]>,
+    ) -> (Tensor<3>, Option<Vec<usize>>) {
         let width = x.dims()[3].max(1);
         // Zero every feature column past a line's own width before each convolution that
         // reads across columns, so that padding acts as the convolutions' zero padding would
@@ -359,7 +384,13 @@ impl Crnn {
                 .map(|&w| (w.min(width) * t).div_ceil(width))
                 .collect()
         });
-        let lengths = lengths.as_deref();
+        (x, lengths)
+    }
+
+    /// The recurrent half: the backbone's features -> logits `[batch, frames, classes]`
+    /// (projection, the BiLSTM layers, each line over its first `lengths[b]` frames when given,
+    /// and the output layer).
+    pub fn sequence(&self, x: Tensor<3>, lengths: Option<&[usize]>) -> Tensor<3> {
         let x = relu(self.proj.forward(x));
         let mut x = self.bilstm(0, x, lengths);
         for (i, layer) in self.deeper.iter().enumerate() {

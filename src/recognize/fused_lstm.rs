@@ -30,6 +30,10 @@ pub struct FusedBiLstm {
     bias: Tensor<2>,
     /// `[2, hidden, 4 hidden]`: the hidden-state weights, forward direction first.
     w_hidden: Tensor<3>,
+    /// Run the recurrence as one GPU kernel per layer ([`super::lstm_kernel`]) instead of a
+    /// few tensor operations per time step.
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    kernel: bool,
 }
 
 impl FusedBiLstm {
@@ -43,7 +47,16 @@ impl FusedBiLstm {
             w_in: Tensor::cat(vec![fw, rw], 1),
             bias: Tensor::cat(vec![fb, rb], 0).unsqueeze_dim(0),
             w_hidden: Tensor::stack(vec![fh, rh], 0),
+            kernel: false,
         }
+    }
+
+    /// Run the recurrence as one kernel launch per layer ([`super::lstm_kernel`]): the same
+    /// function, without a launch per time step. Only for weights on a GPU (cubecl) device.
+    #[cfg(feature = "gpu")]
+    pub fn with_recurrence_kernel(mut self) -> Self {
+        self.kernel = true;
+        self
     }
 
     /// The BiLSTM over a batch-first `[batch, time, d_input]` input, each line `b` only over
@@ -65,6 +78,10 @@ impl FusedBiLstm {
             .matmul(self.w_in.clone())
             + self.bias.clone())
         .reshape([batch, steps, 8 * h]);
+        #[cfg(feature = "gpu")]
+        if self.kernel {
+            return super::lstm_kernel::recurrence(projected, self.w_hidden.clone(), lengths);
+        }
         let forward = projected.clone().slice(s![.., .., 0..4 * h]);
         let reverse = projected.slice(s![.., .., 4 * h..8 * h]).flip([1]);
         let gate_inputs: Tensor<4> =

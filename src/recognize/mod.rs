@@ -16,6 +16,8 @@ pub mod host_lstm;
 pub mod host_pool;
 pub mod ink_box;
 pub mod lexicon;
+#[cfg(feature = "gpu")]
+pub mod lstm_kernel;
 #[cfg(test)]
 mod lstm_lengths_tests;
 pub mod model;
@@ -216,6 +218,9 @@ pub struct CrnnRecognizer {
     lexicon: Option<Arc<lexicon::Lexicon>>,
     second_look: bool,
     beam: bool,
+    /// Sync the device between the backbone and the recurrent half of every pass to time each
+    /// ([`Self::with_split_forward`]).
+    split_forward: bool,
     clock: Arc<stage_clock::StageClock>,
 }
 
@@ -249,6 +254,7 @@ impl CrnnRecognizer {
                 .map(|t| Arc::new(lexicon::Lexicon::from_text(t))),
             second_look: false,
             beam: true,
+            split_forward: false,
             clock: Arc::default(),
         })
     }
@@ -269,6 +275,7 @@ impl CrnnRecognizer {
             lexicon: None,
             second_look: false,
             beam: false,
+            split_forward: false,
             clock: Arc::default(),
         }
     }
@@ -288,6 +295,15 @@ impl CrnnRecognizer {
     /// Give lines it is unsure of a second look, from the views they carry ([`views`]).
     pub fn with_second_look(mut self) -> Self {
         self.second_look = true;
+        self
+    }
+
+    /// Time the convolutional backbone of every forward pass apart from the recurrent half
+    /// (reported as [`stage_clock::StageSeconds::backbone_s`]), by waiting for the device
+    /// between them: names the half that limits a GPU's lines/s, at the cost of one sync per
+    /// pass. For `eval-lines --split-forward`; results are unchanged.
+    pub fn with_split_forward(mut self) -> Self {
+        self.split_forward = true;
         self
     }
 
@@ -365,18 +381,32 @@ impl CrnnRecognizer {
             &self.device,
         );
         let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
-        let logits = self.model.forward_lines(x, &widths);
+        let fail = |e: String| {
+            OcrError::Backend(format!(
+                "forward pass of {n} lines x {max_w} px on {} failed: {}",
+                self.backend,
+                root_cause(&e)
+            ))
+        };
+        let logits = if self.split_forward {
+            let started = Instant::now();
+            let (features, lengths) = self.model.backbone(x, Some(&widths));
+            // Reading one value waits for every kernel the features depend on.
+            features
+                .clone()
+                .slice([0..1, 0..1, 0..1])
+                .try_into_data()
+                .map_err(|e| fail(e.to_string()))?;
+            self.clock.add_backbone(started.elapsed());
+            self.model.sequence(features, lengths.as_deref())
+        } else {
+            self.model.forward_lines(x, &widths)
+        };
         let [_, t, _] = logits.dims();
         let probs = softmax(logits / self.temperature as f64, 2);
         let v = probs
             .try_into_data()
-            .map_err(|e| {
-                OcrError::Backend(format!(
-                    "forward pass of {n} lines x {max_w} px on {} failed: {}",
-                    self.backend,
-                    root_cause(&e.to_string())
-                ))
-            })?
+            .map_err(|e| fail(e.to_string()))?
             .convert::<f32>()
             .try_to_vec::<f32>()
             .unwrap_or_default();

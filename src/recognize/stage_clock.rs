@@ -10,6 +10,7 @@ use std::time::Duration;
 #[derive(Debug, Default)]
 pub struct StageClock {
     forward_ns: AtomicU64,
+    backbone_ns: AtomicU64,
     decode_ns: AtomicU64,
     passes: AtomicU64,
     line_columns: AtomicU64,
@@ -21,6 +22,10 @@ pub struct StageClock {
 pub struct StageSeconds {
     /// Forward passes, posteriors copied back to the host included.
     pub forward_s: f64,
+    /// The share of `forward_s` spent in the convolutional backbone, measured only when the
+    /// recogniser splits its passes ([`crate::recognize::CrnnRecognizer::with_split_forward`]:
+    /// a device sync between the halves); 0 otherwise.
+    pub backbone_s: f64,
     /// Decoding of the posteriors (wall time of the parallel decode of each batch).
     pub decode_s: f64,
     /// Forward passes run.
@@ -37,6 +42,7 @@ impl StageSeconds {
     pub fn since(self, earlier: StageSeconds) -> StageSeconds {
         StageSeconds {
             forward_s: self.forward_s - earlier.forward_s,
+            backbone_s: self.backbone_s - earlier.backbone_s,
             decode_s: self.decode_s - earlier.decode_s,
             passes: self.passes - earlier.passes,
             line_columns: self.line_columns - earlier.line_columns,
@@ -58,6 +64,12 @@ impl StageClock {
             .fetch_add((widest * widths.len()) as u64, Ordering::Relaxed);
     }
 
+    /// Add the backbone's share of one forward pass (already counted in [`Self::add_forward`]).
+    pub fn add_backbone(&self, d: Duration) {
+        self.backbone_ns
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+
     /// Add one batch's decoding.
     pub fn add_decode(&self, d: Duration) {
         self.decode_ns
@@ -68,6 +80,7 @@ impl StageClock {
     pub fn seconds(&self) -> StageSeconds {
         StageSeconds {
             forward_s: self.forward_ns.load(Ordering::Relaxed) as f64 * 1e-9,
+            backbone_s: self.backbone_ns.load(Ordering::Relaxed) as f64 * 1e-9,
             decode_s: self.decode_ns.load(Ordering::Relaxed) as f64 * 1e-9,
             passes: self.passes.load(Ordering::Relaxed),
             line_columns: self.line_columns.load(Ordering::Relaxed),
@@ -84,12 +97,15 @@ mod tests {
     fn totals_add_up_and_differences_are_per_interval() {
         let c = StageClock::default();
         c.add_forward(Duration::from_millis(30), &[100, 300]);
+        c.add_backbone(Duration::from_millis(12));
         c.add_decode(Duration::from_millis(10));
         let first = c.seconds();
         c.add_forward(Duration::from_millis(20), &[50]);
         let d = c.seconds().since(first);
         assert!((first.forward_s - 0.030).abs() < 1e-9);
         assert!((first.decode_s - 0.010).abs() < 1e-9);
+        assert!((first.backbone_s - 0.012).abs() < 1e-9);
+        assert_eq!(d.backbone_s, 0.0);
         assert!((d.forward_s - 0.020).abs() < 1e-9);
         assert_eq!(d.decode_s, 0.0);
         assert_eq!(

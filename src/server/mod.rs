@@ -23,12 +23,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::batcher::Batcher;
-use crate::compute::device::{SelectedDevice, select_device};
+use crate::compute::device::select_device;
 use crate::decode::DecodeLimits;
 use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::metrics::Metrics;
-use crate::preprocess::PageKernels;
 use crate::recognize::model::ModelArtifact;
 use crate::recognize::{BatchPolicy, CrnnRecognizer, LINE_HEIGHT, LineImage, Recognizer};
 use admission::Admission;
@@ -61,33 +60,6 @@ pub struct AppState {
     pub model: String,
     /// The job store and webhook policy, when jobs are enabled on this node.
     pub jobs: Option<Arc<crate::worker::JobsState>>,
-}
-
-/// A CPU-only build preprocesses pages on the CPU.
-#[cfg(not(feature = "gpu"))]
-fn gpu_page_kernels(_selected: &SelectedDevice) -> Option<Arc<dyn PageKernels>> {
-    None
-}
-
-/// On a GPU node, the WGSL page kernels (opened on the same adapter policy as the model); `None`
-/// on the CPU backend or when they cannot start (logged; pages are then preprocessed on the CPU).
-#[cfg(feature = "gpu")]
-fn gpu_page_kernels(selected: &SelectedDevice) -> Option<Arc<dyn PageKernels>> {
-    use crate::compute::device::DevicePreference;
-    use crate::compute::gpu::GpuPreprocessor;
-    if selected.backend != "gpu" {
-        return None;
-    }
-    match GpuPreprocessor::open(DevicePreference::Gpu) {
-        Ok(gpu) => {
-            tracing::info!(adapter = %gpu.context().info.name, "page preprocessing on the GPU");
-            Some(Arc::new(gpu))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "GPU page kernels unavailable; preprocessing on the CPU");
-            None
-        }
-    }
 }
 
 /// Load the model on the configured device, start the batcher and warm the model up.
@@ -127,7 +99,7 @@ pub fn build_state(
         .set(1);
     let batcher = Arc::new(Batcher::start_with_kernels(
         recognizer.clone(),
-        gpu_page_kernels(&selected),
+        crate::compute::page_kernels(&selected),
         config.batcher(),
         metrics.clone(),
     )?);
