@@ -286,10 +286,43 @@ fn a_batch_past_the_devices_largest_buffer_is_cut_into_passes_that_fit() {
     }
 }
 
+/// Each line `k` of `got` (a BiLSTM over the batch `x`, line `k` over its first `lengths[k]`
+/// steps) within 1e-5 of `bilstm` run on that line alone, and zero past its length.
+fn assert_reads_each_line_alone(
+    got: &burn::tensor::Tensor<3>,
+    x: &burn::tensor::Tensor<3>,
+    lengths: &[usize],
+    bilstm: &burn::nn::BiLstm,
+    label: &str,
+) {
+    use burn::tensor::s;
+    let steps = x.dims()[1];
+    for (k, &len) in lengths.iter().enumerate() {
+        if len > 0 {
+            let (alone, _) = bilstm.forward(x.clone().slice(s![k..k + 1, 0..len]), None);
+            let line = got.clone().slice(s![k..k + 1, 0..len]);
+            let diff: f32 = (line - alone).abs().max().into_scalar();
+            assert!(
+                diff <= 1e-5,
+                "{label}line {k} ({len} steps): max difference {diff}"
+            );
+        }
+        if len < steps {
+            let past: f32 = got
+                .clone()
+                .slice(s![k..k + 1, len..steps])
+                .abs()
+                .max()
+                .into_scalar();
+            assert_eq!(past, 0.0, "{label}line {k}: states past its length");
+        }
+    }
+}
+
 #[test]
 fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
     use burn::nn::BiLstmConfig;
-    use burn::tensor::{Distribution, Tensor, s};
+    use burn::tensor::{Distribution, Tensor};
     use ferrocr::recognize::fused_lstm::FusedBiLstm;
     let Some(selected) = burn_gpu() else { return };
     let device = selected.device;
@@ -298,24 +331,7 @@ fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
     let lengths = [7usize, 1, 12, 4, 12];
     let x = Tensor::<3>::random([5, 12, 16], Distribution::Uniform(-2.0, 2.0), &device);
     let got = fused.forward(x.clone(), &lengths);
-    for (k, &len) in lengths.iter().enumerate() {
-        let (alone, _) = bilstm.forward(x.clone().slice(s![k..k + 1, 0..len]), None);
-        let line = got.clone().slice(s![k..k + 1, 0..len]);
-        let diff: f32 = (line - alone).abs().max().into_scalar();
-        assert!(
-            diff <= 1e-5,
-            "line {k} ({len} steps): max difference {diff}"
-        );
-        if len < 12 {
-            let past: f32 = got
-                .clone()
-                .slice(s![k..k + 1, len..12])
-                .abs()
-                .max()
-                .into_scalar();
-            assert_eq!(past, 0.0, "line {k}: states past its length");
-        }
-    }
+    assert_reads_each_line_alone(&got, &x, &lengths, &bilstm, "");
 }
 
 /// The recurrence as one kernel launch per layer: each line as burn's `BiLstm` reads it alone,
@@ -324,7 +340,7 @@ fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
 #[test]
 fn the_recurrence_kernel_reads_each_line_as_burns_bilstm_does_alone() {
     use burn::nn::BiLstmConfig;
-    use burn::tensor::{Distribution, Tensor, s};
+    use burn::tensor::{Distribution, Tensor};
     use ferrocr::recognize::fused_lstm::FusedBiLstm;
     let Some(selected) = burn_gpu() else { return };
     let device = selected.device;
@@ -346,29 +362,7 @@ fn the_recurrence_kernel_reads_each_line_as_burns_bilstm_does_alone() {
             diff <= 1e-5,
             "hidden {hidden}: kernel vs per-step form differ by {diff}"
         );
-        for (k, &len) in lengths.iter().enumerate() {
-            if len > 0 {
-                let (alone, _) = bilstm.forward(x.clone().slice(s![k..k + 1, 0..len]), None);
-                let line = got.clone().slice(s![k..k + 1, 0..len]);
-                let diff: f32 = (line - alone).abs().max().into_scalar();
-                assert!(
-                    diff <= 1e-5,
-                    "hidden {hidden}, line {k} ({len} steps): max difference {diff}"
-                );
-            }
-            if len < 12 {
-                let past: f32 = got
-                    .clone()
-                    .slice(s![k..k + 1, len..12])
-                    .abs()
-                    .max()
-                    .into_scalar();
-                assert_eq!(
-                    past, 0.0,
-                    "hidden {hidden}, line {k}: states past its length"
-                );
-            }
-        }
+        assert_reads_each_line_alone(&got, &x, &lengths, &bilstm, &format!("hidden {hidden}, "));
     }
 }
 
