@@ -121,6 +121,12 @@ fn recurrence(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new("kernel", dev.backend), |b| {
                 b.iter(|| done(kernel.forward(black_box(x.clone()), &lengths)))
             });
+            // Four lines per workgroup sharing each weight read (the default from 1,024 lines).
+            let grouped = FusedBiLstm::new(&bilstm).with_lines_per_cube(4);
+            g.bench_function(
+                BenchmarkId::new("kernel_4_lines_per_workgroup", dev.backend),
+                |b| b.iter(|| done(grouped.forward(black_box(x.clone()), &lengths))),
+            );
         }
         if dev.backend == "cpu" {
             let host = HostBiLstm::new(&bilstm);

@@ -104,6 +104,14 @@ FERROCR_LSTM_KERNEL=off timeout "$step_s" "$bin" eval-lines --device gpu --batch
 rc=$?
 log "CRNN gpu batch ${batches[0]}, per-step recurrence (exit $rc, $(elapsed "$start") s): $(grep -m1 '^lines' "$OUT/lines_gpu_per_step.txt"); $(grep -m1 '^forward split' "$OUT/lines_gpu_per_step.txt")"
 
+# The kernel's lines per workgroup: one line each (FERROCR_LSTM_LINES_PER_CUBE=1) against the
+# default of the runs above (4 lines sharing each weight read from 1,024-line batches).
+start=$(date +%s.%N)
+FERROCR_LSTM_LINES_PER_CUBE=1 timeout "$step_s" "$bin" eval-lines --device gpu --batch "${batches[0]}" \
+  --warm-up --split-forward --data "$data" "${limit[@]}" > "$OUT/lines_gpu_group1.txt" 2>&1
+rc=$?
+log "CRNN gpu batch ${batches[0]}, 1 line per workgroup (exit $rc, $(elapsed "$start") s): $(grep -m1 '^lines' "$OUT/lines_gpu_group1.txt"); $(grep -m1 '^forward split' "$OUT/lines_gpu_group1.txt")"
+
 # 4. End to end on the GPU: all dev pages in one process, pages/s; twice (the second start finds
 # the shader caches warm); accuracy when python3 is present.
 ocr_run() {

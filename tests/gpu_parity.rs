@@ -334,26 +334,37 @@ fn fused_bilstm_on_wgpu_reads_each_line_as_burns_bilstm_does_alone() {
     assert_reads_each_line_alone(&got, &x, &lengths, &bilstm, "");
 }
 
+/// A random BiLSTM layer and a random batch of `lengths.len()` lines, 12 frames each.
+fn bilstm_and_lines(
+    d_input: usize,
+    hidden: usize,
+    lengths: &[usize],
+    device: &burn::tensor::Device,
+) -> (burn::nn::BiLstm, burn::tensor::Tensor<3>) {
+    use burn::nn::BiLstmConfig;
+    use burn::tensor::{Distribution, Tensor};
+    let bilstm = BiLstmConfig::new(d_input, hidden, true).init(device);
+    let x = Tensor::<3>::random(
+        [lengths.len(), 12, d_input],
+        Distribution::Uniform(-2.0, 2.0),
+        device,
+    );
+    (bilstm, x)
+}
+
 /// The recurrence as one kernel launch per layer: each line as burn's `BiLstm` reads it alone,
 /// zero past its length, and the same as the per-step fused form on the same batch; with the
 /// shipped model's hidden size, so that the kernel's threads stride over the gate columns.
 #[test]
 fn the_recurrence_kernel_reads_each_line_as_burns_bilstm_does_alone() {
-    use burn::nn::BiLstmConfig;
-    use burn::tensor::{Distribution, Tensor};
     use ferrocr::recognize::fused_lstm::FusedBiLstm;
     let Some(selected) = burn_gpu() else { return };
     let device = selected.device;
     for (d_input, hidden) in [(16usize, 8usize), (96, 128), (24, 200)] {
-        let bilstm = BiLstmConfig::new(d_input, hidden, true).init(&device);
+        let lengths = [7usize, 1, 12, 4, 12, 0];
+        let (bilstm, x) = bilstm_and_lines(d_input, hidden, &lengths, &device);
         let fused = FusedBiLstm::new(&bilstm);
         let kernel = FusedBiLstm::new(&bilstm).with_recurrence_kernel();
-        let lengths = [7usize, 1, 12, 4, 12, 0];
-        let x = Tensor::<3>::random(
-            [lengths.len(), 12, d_input],
-            Distribution::Uniform(-2.0, 2.0),
-            &device,
-        );
         let got = kernel.forward(x.clone(), &lengths);
         assert_eq!(got.dims(), [lengths.len(), 12, 2 * hidden]);
         let per_step = fused.forward(x.clone(), &lengths);
@@ -363,6 +374,35 @@ fn the_recurrence_kernel_reads_each_line_as_burns_bilstm_does_alone() {
             "hidden {hidden}: kernel vs per-step form differ by {diff}"
         );
         assert_reads_each_line_alone(&got, &x, &lengths, &bilstm, &format!("hidden {hidden}, "));
+    }
+}
+
+/// Lines grouped in one workgroup (sharing each weight read): every group size reads each
+/// line as the one-line-per-workgroup kernel does, with the batch not a multiple of the group,
+/// lines of unequal lengths in one group (the reverse direction starting at each line's own
+/// end), an empty line, and a hidden size whose group state overflows 16 KiB of workgroup
+/// memory (the kernel then takes smaller groups).
+#[test]
+fn grouped_lines_in_the_recurrence_kernel_read_as_lines_alone() {
+    use ferrocr::recognize::fused_lstm::FusedBiLstm;
+    use ferrocr::recognize::lstm_kernel::GROUPS;
+    let Some(selected) = burn_gpu() else { return };
+    let device = selected.device;
+    for (d_input, hidden) in [(16usize, 8usize), (96, 128), (24, 200)] {
+        let lengths = [7usize, 1, 12, 4, 12, 0, 9, 3, 12, 5, 11];
+        let (bilstm, x) = bilstm_and_lines(d_input, hidden, &lengths, &device);
+        let alone = FusedBiLstm::new(&bilstm).with_lines_per_cube(1);
+        let want = alone.forward(x.clone(), &lengths);
+        assert_reads_each_line_alone(&want, &x, &lengths, &bilstm, &format!("hidden {hidden}, "));
+        for group in GROUPS {
+            let grouped = FusedBiLstm::new(&bilstm).with_lines_per_cube(group);
+            let got = grouped.forward(x.clone(), &lengths);
+            let diff: f32 = (got - want.clone()).abs().max().into_scalar();
+            assert!(
+                diff <= 1e-5,
+                "hidden {hidden}, {group} lines per workgroup: differs by {diff}"
+            );
+        }
     }
 }
 

@@ -34,6 +34,10 @@ pub struct FusedBiLstm {
     /// few tensor operations per time step.
     #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     kernel: bool,
+    /// Lines per workgroup of the kernel; `None`: chosen per batch
+    /// ([`super::lstm_kernel::lines_per_cube`]).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    lines_per_cube: Option<u32>,
 }
 
 impl FusedBiLstm {
@@ -48,6 +52,7 @@ impl FusedBiLstm {
             bias: Tensor::cat(vec![fb, rb], 0).unsqueeze_dim(0),
             w_hidden: Tensor::stack(vec![fh, rh], 0),
             kernel: false,
+            lines_per_cube: None,
         }
     }
 
@@ -56,6 +61,15 @@ impl FusedBiLstm {
     #[cfg(feature = "gpu")]
     pub fn with_recurrence_kernel(mut self) -> Self {
         self.kernel = true;
+        self
+    }
+
+    /// [`Self::with_recurrence_kernel`] with `n` lines per workgroup whatever the batch (one of
+    /// [`super::lstm_kernel::GROUPS`]): for parity tests and benches of each group size.
+    #[cfg(feature = "gpu")]
+    pub fn with_lines_per_cube(mut self, n: u32) -> Self {
+        self.kernel = true;
+        self.lines_per_cube = Some(n);
         self
     }
 
@@ -80,7 +94,12 @@ impl FusedBiLstm {
         .reshape([batch, steps, 8 * h]);
         #[cfg(feature = "gpu")]
         if self.kernel {
-            return super::lstm_kernel::recurrence(projected, self.w_hidden.clone(), lengths);
+            return super::lstm_kernel::recurrence(
+                projected,
+                self.w_hidden.clone(),
+                lengths,
+                self.lines_per_cube,
+            );
         }
         let forward = projected.clone().slice(s![.., .., 0..4 * h]);
         let reverse = projected.slice(s![.., .., 4 * h..8 * h]).flip([1]);
