@@ -269,12 +269,9 @@ impl CrnnRecognizer {
         let logits = if self.split_forward {
             let started = Instant::now();
             let (features, lengths) = self.model.backbone(x, Some(&widths));
-            // Reading one value waits for every kernel the features depend on.
-            features
-                .clone()
-                .slice([0..1, 0..1, 0..1])
-                .try_into_data()
-                .map_err(|e| fail(e.to_string()))?;
+            // A device sync: every queued operation (fusion flushes) has run when it returns.
+            // (Reading one value back may wait only for the kernels that value depends on.)
+            self.device.sync().map_err(|e| fail(e.to_string()))?;
             self.clock.add_backbone(started.elapsed());
             self.model.sequence(features, lengths.as_deref())
         } else {
