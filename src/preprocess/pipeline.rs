@@ -188,17 +188,24 @@ pub fn preprocess_batch(
     let d = share(clock.elapsed());
     t.iter_mut().for_each(|t| t.binarize = d);
 
-    let mut turns = vec![(0u32, 0f32); n];
-    for i in 0..n {
-        let clock = Instant::now();
-        if opts.remove_borders {
-            remove_borders(&mut binaries[i], &mut grays[i]);
-        }
-        t[i].borders = clock.elapsed();
-        let clock = Instant::now();
-        turns[i] = estimate_turn(&binaries[i], opts);
-        t[i].estimate = clock.elapsed();
-    }
+    // Per-page decisions, the batch's pages in parallel (a GPU batch would otherwise wait on
+    // one core between its kernels).
+    let turns: Vec<(u32, f32)> = binaries
+        .par_iter_mut()
+        .zip(grays.par_iter_mut())
+        .zip(t.par_iter_mut())
+        .map(|((binary, gray), t)| {
+            let clock = Instant::now();
+            if opts.remove_borders {
+                remove_borders(binary, gray);
+            }
+            t.borders = clock.elapsed();
+            let clock = Instant::now();
+            let turn = estimate_turn(binary, opts);
+            t.estimate = clock.elapsed();
+            turn
+        })
+        .collect();
 
     // Quarter turns are exact copies (CPU); skew needs a resampled gray page binarised again.
     let clock = Instant::now();
@@ -230,30 +237,32 @@ pub fn preprocess_batch(
     let d = share(clock.elapsed());
     t.iter_mut().for_each(|t| t.rotate = d);
 
-    let mut out = Vec::with_capacity(n);
-    let pages = grays.into_iter().zip(binaries).zip(turns).zip(dims);
-    for ((((gray, mut binary), (rotation, skew)), (ow, oh)), mut t) in pages.zip(t) {
-        let clock = Instant::now();
-        despeckle(&mut binary, opts.despeckle_max_area);
-        t.despeckle = clock.elapsed();
-        let transform = PageTransform::new(ow, oh, rotation, skew);
-        tracing::debug!(
-            rotation,
-            skew,
-            ?t,
-            kernels = kernels.name(),
-            "preprocessed {ow}x{oh} page"
-        );
-        out.push((
-            PreparedPage {
-                gray,
-                binary,
-                transform,
+    let name = kernels.name();
+    let pages = grays.into_par_iter().zip(binaries).zip(turns).zip(dims);
+    Ok(pages
+        .zip(t)
+        .map(
+            |((((gray, mut binary), (rotation, skew)), (ow, oh)), mut t)| {
+                let clock = Instant::now();
+                despeckle(&mut binary, opts.despeckle_max_area);
+                t.despeckle = clock.elapsed();
+                let transform = PageTransform::new(ow, oh, rotation, skew);
+                tracing::debug!(
+                    rotation,
+                    skew,
+                    ?t,
+                    kernels = name,
+                    "preprocessed {ow}x{oh} page"
+                );
+                let page = PreparedPage {
+                    gray,
+                    binary,
+                    transform,
+                };
+                (page, t)
             },
-            t,
-        ));
-    }
-    Ok(out)
+        )
+        .collect())
 }
 
 /// The quarter turn and the residual skew (degrees; 0 below [`MIN_SKEW`]) that make a binary

@@ -3,6 +3,7 @@
 //! and the batch's line crops resampled to model inputs in one submission.
 
 use image::{DynamicImage, GrayImage, RgbaImage};
+use rayon::prelude::*;
 
 use super::preprocessor::GpuPreprocessor;
 use crate::error::Result;
@@ -22,7 +23,7 @@ impl PageKernels for GpuPreprocessor {
             matches!(i, DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_))
         };
         let rgba: Vec<RgbaImage> = images
-            .iter()
+            .par_iter()
             .filter(|i| colour(i))
             .map(|i| i.to_rgba8())
             .collect();

@@ -3,6 +3,7 @@
 //! (twin of [`crate::recognize::normalize::normalize_page_line`]).
 
 use image::GrayImage;
+use rayon::prelude::*;
 
 use super::batch::{Batch, Layout};
 use super::preprocessor::{GpuPreprocessor, chunks, params};
@@ -31,8 +32,9 @@ impl GpuPreprocessor {
                 format!("page index {p} out of range"),
             ));
         }
+        // The framing is CPU work per line (ink boxes, levels): on the rayon pool, in order.
         let geos: Vec<LineGeometry> = lines
-            .iter()
+            .par_iter()
             .map(|&(p, bbox)| line_geometry(pages[p], bbox))
             .collect();
         // Every line's views after all the lines, in the order of `view_geometries`.
@@ -41,8 +43,12 @@ impl GpuPreprocessor {
             .map(|l| l.0)
             .zip(geos.iter().cloned())
             .collect();
-        for (&(p, _), g) in lines.iter().zip(&geos).filter(|_| views) {
-            jobs.extend(view_geometries(g).into_iter().map(|v| (p, v)));
+        if views {
+            let line_views: Vec<[LineGeometry; SECOND_LOOK_VIEWS]> =
+                geos.par_iter().map(view_geometries).collect();
+            for (&(p, _), v) in lines.iter().zip(line_views) {
+                jobs.extend(v.into_iter().map(|v| (p, v)));
+            }
         }
         let mut out = self.resample(pages, &jobs)?;
         let views = out.split_off(lines.len());

@@ -257,9 +257,11 @@ pub fn check_kernels(gpu: &GpuPreprocessor, pages: &[DynamicImage]) -> Result<Ve
         lines.extend(boxes.into_iter().map(|b| (k, b)));
         grays.push(page);
     }
+    // On every core, as the pipeline's CPU kernels normalise a batch's lines.
     let cpu = timed(|| {
+        use rayon::prelude::*;
         lines
-            .iter()
+            .par_iter()
             .map(|&(i, b)| normalize_line_with_views(&grays[i], b))
             .collect::<Vec<_>>()
     });
