@@ -252,19 +252,25 @@ fn lstm_recurrence_kernel<F: Float, I: Numeric>(
     }
 }
 
-/// Lines per workgroup the recurrence kernel runs when the caller leaves it open: the group
-/// shares each weight read, but fewer, fuller workgroups occupy fewer of the GPU's cores, so
-/// batches group lines only once there are enough to fill a large GPU (an H100 has 132
-/// multiprocessors, several workgroups each): 4 from 1,024 lines, 2 from 512, else 1.
-/// `FERROCR_LSTM_LINES_PER_CUBE` (1, 2, 4 or 8) overrides it, for A/B timing on a GPU host.
+/// Lines per workgroup the recurrence kernel runs when the caller leaves it open:
+/// `FERROCR_LSTM_LINES_PER_CUBE` (1, 2, 4 or 8; read once per process, for A/B timing on a GPU
+/// host) when set, else [`default_lines_per_cube`] of the batch.
 pub fn lines_per_cube(batch: usize) -> u32 {
-    if let Some(n) = std::env::var("FERROCR_LSTM_LINES_PER_CUBE")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .filter(|n| GROUPS.contains(n))
-    {
-        return n;
-    }
+    static OVERRIDE: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    let fixed = OVERRIDE.get_or_init(|| {
+        std::env::var("FERROCR_LSTM_LINES_PER_CUBE")
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| GROUPS.contains(n))
+    });
+    fixed.unwrap_or_else(|| default_lines_per_cube(batch))
+}
+
+/// The group size by batch size: the group shares each weight read, but fewer, fuller
+/// workgroups occupy fewer of the GPU's cores, so batches group lines only once there are
+/// enough to fill a large GPU (an H100 has 132 multiprocessors, several workgroups each): 4
+/// from 1,024 lines, 2 from 512, else 1.
+pub fn default_lines_per_cube(batch: usize) -> u32 {
     match batch {
         1024.. => 4,
         512.. => 2,
@@ -316,13 +322,9 @@ mod tests {
 
     #[test]
     fn batches_group_lines_only_when_there_are_enough_to_fill_a_large_gpu() {
-        if std::env::var_os("FERROCR_LSTM_LINES_PER_CUBE").is_some() {
-            eprintln!("skipped: FERROCR_LSTM_LINES_PER_CUBE is set");
-            return;
-        }
         let picked: Vec<u32> = [1, 64, 511, 512, 1023, 1024, 4096]
             .iter()
-            .map(|&b| lines_per_cube(b))
+            .map(|&b| default_lines_per_cube(b))
             .collect();
         assert_eq!(picked, [1, 1, 1, 2, 2, 4, 4]);
         assert!(picked.iter().all(|n| GROUPS.contains(n)));
