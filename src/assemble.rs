@@ -229,6 +229,7 @@ mod tests {
             original_height: 100,
             rotation: 0,
             skew_degrees: 0.0,
+            scale: 1.0,
             width: 100,
             height: 100,
         };

@@ -122,19 +122,54 @@ impl Page {
         self.blocks.iter().flat_map(|b| b.lines.iter())
     }
 
-    /// Plain text of the page: lines in reading order, blank line between blocks.
+    /// Plain text of the page: lines in reading order, blank line between blocks. Pieces of one
+    /// row of a block (a receipt item and its price, a form label and its value: layout lines
+    /// split at a wide gap) share one text line, separated by a space.
     pub fn text(&self) -> String {
         let mut out = String::new();
         for (i, block) in self.blocks.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
+            let mut prev: Option<&Line> = None;
             for line in &block.lines {
+                if let Some(p) = prev {
+                    if self.same_row(p, line) {
+                        out.push(' ');
+                    } else {
+                        out.push('\n');
+                    }
+                }
                 out.push_str(&line.text);
+                prev = Some(line);
+            }
+            if prev.is_some() {
                 out.push('\n');
             }
         }
         out
+    }
+
+    /// Whether `b`, read after `a`, continues `a`'s row: their boxes overlap across the text
+    /// direction by at least half the smaller extent and `b` starts after `a` ends along it.
+    /// Boxes are in the unrotated page's pixels, so the text direction follows `rotation`.
+    pub fn same_row(&self, a: &Line, b: &Line) -> bool {
+        let (a, b) = (a.bbox, b.bbox);
+        // A clockwise turn of 90 made the page upright: its reading direction is up the
+        // unrotated page, its rows are the unrotated page's columns; and so on.
+        let (across_a, across_b, follows) = match self.rotation % 360 {
+            90 => ((a.x0, a.x1), (b.x0, b.x1), b.y1 <= a.y0),
+            180 => ((a.y0, a.y1), (b.y0, b.y1), b.x1 <= a.x0),
+            270 => ((a.x0, a.x1), (b.x0, b.x1), b.y0 >= a.y1),
+            _ => ((a.y0, a.y1), (b.y0, b.y1), b.x0 >= a.x1),
+        };
+        let overlap = across_a
+            .1
+            .min(across_b.1)
+            .saturating_sub(across_a.0.max(across_b.0));
+        let smaller =
+            (across_a.1.saturating_sub(across_a.0)).min(across_b.1.saturating_sub(across_b.0));
+        smaller > 0 && 2 * overlap >= smaller && follows
     }
 }
 

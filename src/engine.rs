@@ -81,6 +81,26 @@ impl Engine {
         analyze(&page.binary, &self.options.layout)
     }
 
+    /// Stage 3b: the page's orientation decided by reading a sample of its lines
+    /// ([`crate::orient`]); the page and layout come back unchanged when reading agrees with
+    /// preprocessing, else the page is preprocessed and laid out again under the chosen turn.
+    pub fn orient(
+        &self,
+        image: &image::DynamicImage,
+        prepared: PreparedPage,
+        layout: PageLayout,
+    ) -> Result<(PreparedPage, PageLayout)> {
+        let (prepared, layout, _) = crate::orient::settle(
+            image,
+            &self.options.preprocess,
+            &self.options.layout,
+            self.recognizer.as_ref(),
+            prepared,
+            layout,
+        )?;
+        Ok((prepared, layout))
+    }
+
     /// Line images of every layout line in reading order (with their views when the recogniser
     /// reads them, [`Recognizer::reads_views`]): the recogniser's input.
     pub fn line_images(&self, page: &PreparedPage, layout: &PageLayout) -> Vec<LineImage> {
@@ -108,6 +128,7 @@ impl Engine {
         timings.preprocess_ms = ms_since(t);
         let t = Instant::now();
         let layout = self.layout(&prepared);
+        let (prepared, layout) = self.orient(&page.image, prepared, layout)?;
         timings.layout_ms = ms_since(t);
         let t = Instant::now();
         let images = self.line_images(&prepared, &layout);

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod layout;
 pub mod loadgen;
 pub mod metrics;
+pub mod orient;
 pub mod preprocess;
 pub mod recognize;
 pub mod render;

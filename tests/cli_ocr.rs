@@ -112,6 +112,64 @@ fn the_batched_pipeline_reads_every_file_as_the_per_file_one_does() {
     );
 }
 
+/// The sample pages turned by a quarter, a half and three quarters of a turn are turned back
+/// (the page's `rotation` undoes the turn) and read as well as upright; the upright pages are
+/// left as scanned.
+#[test]
+fn turned_pages_are_turned_back_and_upright_ones_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, gt) in [
+        ("sample-letter.png", "sample-letter.gt.txt"),
+        ("sample-receipt.jpg", "sample-receipt.gt.txt"),
+    ] {
+        let img = image::open(data(name)).expect("sample page");
+        for turn in [0u32, 90, 180, 270] {
+            let turned = match turn {
+                90 => img.rotate90(),
+                180 => img.rotate180(),
+                270 => img.rotate270(),
+                _ => img.clone(),
+            };
+            let path = dir.path().join(format!("{turn}-{name}.png"));
+            turned.save(&path).unwrap();
+            let out = run(&["--format", "json"], &[&path]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+            let page = &v["document"]["pages"][0];
+            assert_eq!(
+                page["rotation"].as_u64(),
+                Some(((360 - turn) % 360) as u64),
+                "{name} turned by {turn}"
+            );
+            let text: Vec<&str> = page["blocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|b| b["lines"].as_array().unwrap().iter())
+                .map(|l| l["text"].as_str().unwrap())
+                .collect();
+            let cer = cer_ci(gt, &text.join("\n"));
+            assert!(cer < 0.08, "{name} turned by {turn}: CER-ci {cer}");
+        }
+    }
+}
+
+/// In plain text a receipt item and its price, set apart on one row, share a line.
+#[test]
+fn receipt_items_share_a_text_line_with_their_prices() {
+    let out = run(&[], &[&data("sample-receipt.jpg")]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("BREAD WHOLEMEAL 2.45")),
+        "{text}"
+    );
+}
+
 #[test]
 fn out_dir_gets_one_file_per_input_in_each_format() {
     let dir = tempfile::tempdir().unwrap();

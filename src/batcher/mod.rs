@@ -134,7 +134,6 @@ impl Batcher {
             config.stage_queue_capacity,
             metrics.queue_depth.with_label_values(&["line"]),
         );
-        let views = recognizer.reads_views();
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.to_string())
@@ -143,10 +142,11 @@ impl Batcher {
         };
         {
             let (pool, metrics) = (pool.clone(), metrics.clone());
+            let reader = recognizer.clone();
             spawn(
                 "ferrocr-page-stage",
                 Box::new(move || {
-                    page_stage::run(page_rx, line_tx, pool, config, kernels, views, metrics)
+                    page_stage::run(page_rx, line_tx, pool, config, kernels, reader, metrics)
                 }),
             )?;
         }

@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 use crate::preprocess::{
     CpuKernels, PageKernels, PageTransform, PreparedPage, PreprocessOptions, preprocess_batch,
 };
-use crate::recognize::{LineImage, LineText, normalize_page_line};
+use crate::recognize::{LineImage, LineText, Recognizer, normalize_page_line};
 
 /// What the line stage sends back for one page: its line images (handed back, not copied) and
 /// their texts.
@@ -70,9 +70,10 @@ pub(crate) fn run(
     pool: Arc<rayon::ThreadPool>,
     config: BatcherConfig,
     kernels: Option<Arc<dyn PageKernels>>,
-    views: bool,
+    recognizer: Arc<dyn Recognizer>,
     metrics: Arc<Metrics>,
 ) {
+    let views = recognizer.reads_views();
     // Tokens bound the number of batches running on the pool at once.
     let (token_tx, token_rx) = crossbeam_channel::bounded::<()>(config.page_workers.max(1));
     while let Some(first) = queue.pop_until(None) {
@@ -105,13 +106,15 @@ pub(crate) fn run(
         let lines = lines.clone();
         let metrics = metrics.clone();
         let kernels = kernels.clone();
+        let recognizer = recognizer.clone();
         pool.spawn(move || {
+            let reader = recognizer.as_ref();
             match kernels {
                 Some(k) => {
                     let (pages, fell_back) = preprocess_on(k.as_ref(), batch, &metrics);
                     let laid: Vec<LaidOut> = pages
                         .into_par_iter()
-                        .filter_map(|(task, page)| lay_out(task, Some(page), &metrics))
+                        .filter_map(|(task, page)| lay_out(task, Some(page), reader, &metrics))
                         .collect();
                     let k: &dyn PageKernels = if fell_back { &CpuKernels } else { k.as_ref() };
                     let images = normalize_batch(k, &laid, views);
@@ -120,7 +123,7 @@ pub(crate) fn run(
                     }
                 }
                 None => batch.into_par_iter().for_each(|task| {
-                    if let Some(page) = lay_out(task, None, &metrics) {
+                    if let Some(page) = lay_out(task, None, reader, &metrics) {
                         let images = page
                             .line_boxes()
                             .map(|b| normalize_page_line(&page.prepared.gray, b, views))
@@ -253,9 +256,16 @@ fn normalize_batch(
     out
 }
 
-/// Preprocess (unless `prepared` already holds the page and its time in ms) and lay out one
-/// page; `None` when the request's deadline passed (the error is answered here).
-fn lay_out(task: PageTask, prepared: Option<Preprocessed>, metrics: &Metrics) -> Option<LaidOut> {
+/// Preprocess (unless `prepared` already holds the page and its time in ms), lay out one page
+/// and settle its orientation by reading a sample of its lines with `reader`
+/// ([`crate::orient`]); `None` when the request's deadline passed or the check failed (the error
+/// is answered here).
+fn lay_out(
+    task: PageTask,
+    prepared: Option<Preprocessed>,
+    reader: &dyn Recognizer,
+    metrics: &Metrics,
+) -> Option<LaidOut> {
     let PageTask {
         meta,
         page,
@@ -283,6 +293,21 @@ fn lay_out(task: PageTask, prepared: Option<Preprocessed>, metrics: &Metrics) ->
     };
     let t = Instant::now();
     let layout = analyze(&prepared.binary, &options.layout);
+    let settled = crate::orient::settle(
+        &page.image,
+        &options.preprocess,
+        &options.layout,
+        reader,
+        prepared,
+        layout,
+    );
+    let (prepared, layout) = match settled {
+        Ok((p, l, _)) => (p, l),
+        Err(e) => {
+            let _ = reply.send(Err(e));
+            return None;
+        }
+    };
     timings.layout_ms = ms(t);
     metrics.observe_stage_ms("layout", timings.layout_ms);
     Some(LaidOut {

@@ -84,6 +84,9 @@ pub struct OcrArgs {
     /// Do not detect page orientation (0/90/180/270).
     #[arg(long)]
     pub no_orientation: bool,
+    /// Do not resample pages of very small or very large text to a workable text height.
+    #[arg(long)]
+    pub no_rescale: bool,
     /// Input files (PNG, JPEG, TIFF, BMP, WebP, PNM, PDF).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -108,6 +111,7 @@ impl OcrArgs {
         };
         o.preprocess.deskew = !self.no_deskew;
         o.preprocess.detect_orientation = !self.no_orientation;
+        o.preprocess.normalize_scale = !self.no_rescale;
         Ok(o)
     }
 }

@@ -3,8 +3,8 @@
 //! With column detection, a recursive XY-cut splits the lines at vertical gutters that are tall
 //! (several lines on each side, side by side with the other column's, not only above or below
 //! it), clean (no line crosses them) and separate real text columns
-//! (lines on both sides at least 8 text heights wide on median, which rules out form label
-//! columns and price columns). Between two long columns the gutter may also be crossed by a
+//! (lines on both sides at least 8 text heights wide and at least 3 words long on median: running
+//! text, which rules out form label columns and price columns). Between two long columns the gutter may also be crossed by a
 //! title or footer above or below them and by a few narrow lines between them (a caption beside
 //! a picture, read after both columns), as [`column_cut`] states. Where no such gutter exists
 //! the node is cut into horizontal strips; consecutive strips sharing a vertical gap are kept
@@ -23,6 +23,11 @@ const MIN_COLUMN_LINES: usize = 3;
 const MIN_CROSSED_COLUMN_LINES: usize = 8;
 /// Median line width of a text column, in text heights, at least.
 const MIN_COLUMN_WIDTH: f32 = 8.0;
+/// Median words per line of a text column, at least: running text set in columns holds several
+/// words a line, while the label column of a form ("Hole Depth:", "Name") and a column of
+/// prices or codes hold one or two. Without this a form's labels and values, separated by a
+/// clean vertical gutter, were read as two columns: all labels, then all values.
+const MIN_COLUMN_WORDS: usize = 3;
 /// Largest row pitch (centre to centre) within a block, in character heights (the median glyph
 /// height, about the x-height): 1.5-line spacing is ~3.1, double spacing ~4.2.
 const MAX_PITCH: f32 = 3.4;
@@ -83,6 +88,16 @@ fn free_intervals(boxes: &[BBox], idx: &[usize], lo: u32, hi: u32, min_w: f32) -
         out.push((cursor, hi));
     }
     out
+}
+
+/// Median number of words of the lines `idx` (the upper median).
+fn median_words(words: &[usize], idx: &[usize]) -> usize {
+    let mut w: Vec<usize> = idx
+        .iter()
+        .map(|&i| words.get(i).copied().unwrap_or(0))
+        .collect();
+    w.sort_unstable();
+    w.get(w.len() / 2).copied().unwrap_or(0)
 }
 
 fn median_width(boxes: &[BBox], idx: &[usize]) -> f32 {
@@ -167,7 +182,7 @@ fn sparse_intervals(
 /// column's lines) and each narrower than both columns' median line (a caption set between two
 /// columns around a picture, or specks of the picture: read after the columns). The cut with
 /// the fewest crossing lines wins, then the widest gutter.
-pub fn column_cut(boxes: &[BBox], idx: &[usize], th: f32) -> Option<ColumnCut> {
+pub fn column_cut(boxes: &[BBox], words: &[usize], idx: &[usize], th: f32) -> Option<ColumnCut> {
     if idx.len() < 2 * MIN_COLUMN_LINES {
         return None;
     }
@@ -177,7 +192,7 @@ pub fn column_cut(boxes: &[BBox], idx: &[usize], th: f32) -> Option<ColumnCut> {
     for cover in 0..=idx.len() / 8 {
         let mut best: Option<(u32, ColumnCut)> = None;
         for (g0, g1) in sparse_intervals(boxes, idx, (lo, hi), th, cover) {
-            if let Some(cut) = cut_at(boxes, idx, th, (g0, g1))
+            if let Some(cut) = cut_at(boxes, words, idx, th, (g0, g1))
                 && best.as_ref().is_none_or(|(w, _)| g1 - g0 > *w)
             {
                 best = Some((g1 - g0, cut));
@@ -192,7 +207,13 @@ pub fn column_cut(boxes: &[BBox], idx: &[usize], th: f32) -> Option<ColumnCut> {
 
 /// The cut of `idx` at the gutter `g0..g1` if both sides are text columns and the lines that
 /// cross the gutter are placed as [`column_cut`] allows.
-fn cut_at(boxes: &[BBox], idx: &[usize], th: f32, (g0, g1): (u32, u32)) -> Option<ColumnCut> {
+fn cut_at(
+    boxes: &[BBox],
+    words: &[usize],
+    idx: &[usize],
+    th: f32,
+    (g0, g1): (u32, u32),
+) -> Option<ColumnCut> {
     let mut cut = ColumnCut::default();
     let mut crossing = Vec::new();
     for &i in idx {
@@ -225,6 +246,11 @@ fn cut_at(boxes: &[BBox], idx: &[usize], th: f32, (g0, g1): (u32, u32)) -> Optio
     let lw = median_width(boxes, &cut.left);
     let rw = median_width(boxes, &cut.right);
     if lw < MIN_COLUMN_WIDTH * th || rw < MIN_COLUMN_WIDTH * th {
+        return None;
+    }
+    if median_words(words, &cut.left) < MIN_COLUMN_WORDS
+        || median_words(words, &cut.right) < MIN_COLUMN_WORDS
+    {
         return None;
     }
     if !crossing.is_empty() && cut.left.len().min(cut.right.len()) < MIN_CROSSED_COLUMN_LINES {
@@ -299,6 +325,7 @@ fn strip_groups(boxes: &[BBox], idx: &[usize], th: f32) -> Vec<Vec<usize>> {
 
 struct Cut<'a> {
     boxes: &'a [BBox],
+    words: &'a [usize],
     th: f32,
     order: Vec<usize>,
     breaks: Vec<bool>,
@@ -320,7 +347,7 @@ impl Cut<'_> {
             self.emit(o);
             return;
         }
-        if let Some(cut) = column_cut(self.boxes, &idx, self.th) {
+        if let Some(cut) = column_cut(self.boxes, self.words, &idx, self.th) {
             self.read_columns(cut, depth);
             return;
         }
@@ -352,9 +379,11 @@ impl Cut<'_> {
 /// height.
 pub fn reading_order(lines: Vec<LayoutLine>, th: f32, detect_columns: bool) -> Vec<LayoutBlock> {
     let boxes: Vec<BBox> = lines.iter().map(|l| l.bbox).collect();
+    let words: Vec<usize> = lines.iter().map(|l| l.words.len()).collect();
     let all: Vec<usize> = (0..lines.len()).collect();
     let mut cut = Cut {
         boxes: &boxes,
+        words: &words,
         th: th.max(1.0),
         order: Vec::new(),
         breaks: Vec::new(),
@@ -435,10 +464,15 @@ enum Step {
 mod tests {
     use super::*;
 
+    /// A line of words about five text heights wide each.
     fn line(x0: u32, y0: u32, x1: u32) -> LayoutLine {
+        let words = ((x1 - x0) / 100).max(1);
+        let w = (x1 - x0) / words;
         LayoutLine {
             bbox: BBox::new(x0, y0, x1, y0 + 20),
-            words: vec![],
+            words: (0..words)
+                .map(|k| BBox::new(x0 + k * w, y0, x0 + (k + 1) * w - 10, y0 + 20))
+                .collect(),
             char_height: 20.0,
         }
     }

@@ -49,13 +49,16 @@ pub fn classify(comps: &[Component], leaders: &[bool], th: f32) -> Vec<Component
 }
 
 /// True for a component that is not text: far taller than the text height `th` and sparse,
-/// huge or very tall (logos, stamps, photos, frames), a wide slab much taller than text, or a
-/// flat bar far wider than any dash (a thick separator that was not thin enough for a rule).
+/// huge or very tall (logos, stamps, photos, frames), a wide slab much taller than text, a
+/// flat bar far wider than any dash (a thick separator that was not thin enough for a rule), or
+/// a thin upright bar taller than three text lines (a box side or column rule that rule removal
+/// left, which as a "glyph" would chain the lines beside it into one).
 pub fn is_graphic(c: &Component, th: f32) -> bool {
     let (w, h) = (c.width() as f32, c.height() as f32);
     (h > 4.0 * th && (c.fill() < 0.12 || w * h > 150.0 * th * th || h > 12.0 * th))
         || (w > 40.0 * th && h > 2.0 * th)
         || (w > 4.0 * th && h < 0.5 * th)
+        || (h > 3.0 * th && w < 0.5 * th)
 }
 
 /// One text line (or row piece) as component indices.

@@ -127,6 +127,48 @@ fn broken_into_fragments(binary: &GrayImage, th0: f32) -> bool {
     th > FRAGMENT_GROWTH * th0
 }
 
+/// The page's text height as the layout stage sees it, see [`page_text_height`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TextHeight {
+    /// Glyph height in pixels (0 when the page has no text).
+    pub pixels: f32,
+    /// Whether it was measured on a rejoined (dilated) copy because the print falls apart into
+    /// dots or fragments.
+    pub rejoined: bool,
+}
+
+/// The page's text height as the layout stage sees it: the glyph-height estimate of
+/// [`components::estimate_text_height`], measured on the rejoined copy [`analyze`] would use
+/// when the print falls apart into dots or fragments (shrunk back by the dilation), so
+/// dot-matrix print counts at its glyphs' height, not its dots'.
+pub fn page_text_height(binary: &GrayImage) -> TextHeight {
+    let height = binary.height();
+    let comps = components::connected_components(binary);
+    let th0 = components::estimate_text_height(&comps, height);
+    if th0 <= 0.0 {
+        return TextHeight::default();
+    }
+    let rejoin = if th0 < MIN_TEXT_HEIGHT || mostly_dots(&comps, height) {
+        Some(BROKEN_PRINT_DILATION)
+    } else if broken_into_fragments(binary, th0) {
+        Some(1)
+    } else {
+        None
+    };
+    let pixels = match rejoin {
+        Some(r) => {
+            let joined = components::connected_components(&components::dilate(binary, r));
+            let th = components::estimate_text_height(&joined, height) - 2.0 * r as f32;
+            if th > 0.0 { th } else { th0 }
+        }
+        None => th0,
+    };
+    TextHeight {
+        pixels,
+        rejoined: rejoin.is_some(),
+    }
+}
+
 /// Shrinks a box by `r` on each side (boxes found on a dilated copy), keeping it non-empty.
 fn shrink(b: BBox, r: u32) -> BBox {
     if b.width() > 2 * r && b.height() > 2 * r {

@@ -250,6 +250,83 @@ fn form_reads_label_then_value() {
     }
 }
 
+/// A form whose labels are long enough to pass for a narrow text column ("Hole Depth:" is over
+/// eight text heights wide) and whose values stand beyond a clean vertical gutter, in sections
+/// under headings set over the values only (as on FUNSD's inspection sheets): still read row by
+/// row, each label before its value.
+#[test]
+fn form_with_long_labels_reads_by_rows() {
+    let Some(mut c) = Canvas::new(1600, 1100) else {
+        return;
+    };
+    let rows = [
+        ("Hole Depth:", "below one mm from end"),
+        ("Scorching :", "Insignificant."),
+        ("Cratering :", "None to insignificant."),
+        ("Comments :", "Excellent appearance here."),
+    ];
+    let mut expected = Vec::new();
+    for (s, heading) in ["FRONT CIGARETTES", "BACK CIGARETTES"].iter().enumerate() {
+        let top = 100.0 + s as f32 * 450.0;
+        c.text(650.0, top, SIZE, heading);
+        expected.push(heading.to_string());
+        for (i, (label, value)) in rows.iter().enumerate() {
+            let y = top + 80.0 + i as f32 * 80.0;
+            c.text(60.0, y, SIZE, label);
+            c.text(480.0, y, SIZE, value);
+            expected.push(label.to_string());
+            expected.push(value.to_string());
+        }
+    }
+    let layout = analyze(&c.img, &LayoutOptions::default());
+    dump(&layout);
+    let lines = all_lines(&layout);
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    for (i, l) in lines.iter().enumerate() {
+        let want_label = expected[i].ends_with(':');
+        assert_eq!(
+            l.bbox.x0 < 300,
+            want_label,
+            "line {i} ({}): {:?}",
+            expected[i],
+            l.bbox
+        );
+    }
+}
+
+/// A receipt: item names at the left edge, prices at the right edge, each item's price on its
+/// row; every item is read right before its price.
+#[test]
+fn receipt_prices_follow_their_items() {
+    let Some(mut c) = Canvas::new(900, 900) else {
+        return;
+    };
+    let items = [
+        ("BREAD WHOLEMEAL", "2.45"),
+        ("MILK 2L", "1.99"),
+        ("FREE RANGE EGGS", "3.20"),
+        ("APPLES 1KG", "2.10"),
+        ("CHEDDAR CHEESE", "4.75"),
+        ("SUBTOTAL", "14.49"),
+        ("TOTAL", "14.49"),
+    ];
+    for (i, (item, price)) in items.iter().enumerate() {
+        let y = 100.0 + i as f32 * 70.0;
+        c.text(40.0, y, SIZE, item);
+        c.text(720.0, y, SIZE, price);
+    }
+    let layout = analyze(&c.img, &LayoutOptions::default());
+    dump(&layout);
+    let lines = all_lines(&layout);
+    assert_eq!(lines.len(), 2 * items.len(), "{lines:#?}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l.bbox.x0 < 400, i % 2 == 0, "line {i}: {:?}", l.bbox);
+        if i % 2 == 1 {
+            assert!(lines[i - 1].bbox.vertical_overlap(&l.bbox) > 0, "line {i}");
+        }
+    }
+}
+
 #[test]
 fn dotted_leaders_do_not_make_lines_or_glue_words() {
     let Some(mut c) = Canvas::new(1200, 400) else {

@@ -1,6 +1,7 @@
 //! Preprocess stage (CPU reference implementations; GPU twins live in `compute/`).
 //!
-//! grayscale -> contrast normalisation -> border/black-frame removal -> orientation (0/90/180/270)
+//! grayscale -> contrast normalisation -> text-size normalisation ([`scale`]) -> border/black-frame
+//! removal -> orientation (0/90/180/270)
 //! -> skew estimation (±15°) and correction -> adaptive (Sauvola) binarisation -> speckle removal.
 //! Each step is a public function callable alone; [`preprocess`] chains them.
 //!
@@ -19,6 +20,7 @@ mod gray;
 mod orientation;
 mod pipeline;
 mod profile;
+pub mod scale;
 #[cfg(test)]
 pub(crate) mod testutil;
 mod transform;
@@ -41,6 +43,10 @@ pub struct PreprocessOptions {
     pub deskew: bool,
     /// Detect and correct page orientation (0/90/180/270).
     pub detect_orientation: bool,
+    /// Turn the page clockwise by this quarter turn (0, 90, 180 or 270) instead of detecting
+    /// its orientation; `None` = as `detect_orientation` says. Set by the orientation check
+    /// (`crate::orient`) once reading has decided the page's orientation.
+    pub rotation: Option<u32>,
     /// Sauvola window side in pixels; 0 = automatic from the page size.
     pub sauvola_window: u32,
     /// Sauvola's k (sensitivity), typically 0.2-0.5.
@@ -49,6 +55,9 @@ pub struct PreprocessOptions {
     pub despeckle_max_area: u32,
     /// Remove black frames and scanner borders at the page edges.
     pub remove_borders: bool,
+    /// Resample pages whose text is very small or very large to a workable text height
+    /// ([`scale`]).
+    pub normalize_scale: bool,
 }
 
 impl Default for PreprocessOptions {
@@ -56,10 +65,12 @@ impl Default for PreprocessOptions {
         PreprocessOptions {
             deskew: true,
             detect_orientation: true,
+            rotation: None,
             sauvola_window: 0,
             sauvola_k: 0.2,
             despeckle_max_area: 0,
             remove_borders: true,
+            normalize_scale: true,
         }
     }
 }
@@ -75,6 +86,10 @@ pub struct PageTransform {
     pub rotation: u32,
     /// Skew in degrees that was corrected after the rotation (rotation about the page centre).
     pub skew_degrees: f32,
+    /// Resampling applied to the original before the rotation: prepared pixels per original
+    /// pixel (1 = none; above 1 for small text brought up to a workable size, below 1 for huge
+    /// scans brought down; see `preprocess::scale`).
+    pub scale: f32,
     /// Width of the prepared page.
     pub width: u32,
     /// Height of the prepared page.

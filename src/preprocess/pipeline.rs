@@ -13,6 +13,7 @@ use super::despeckle::despeckle;
 use super::gray::to_gray;
 use super::orientation::{orientation_and_skew, rotate_quarter};
 use super::profile::{InkPoints, WORK_SIDE};
+use super::scale::{resample, scale_for, text_height};
 use super::{PageTransform, PreparedPage, PreprocessOptions};
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
@@ -31,6 +32,9 @@ pub struct StageTimings {
     pub contrast: Duration,
     /// First Sauvola binarisation.
     pub binarize: Duration,
+    /// Text-height estimate and, for pages of tiny or huge text, resampling and a second
+    /// binarisation.
+    pub scale: Duration,
     /// Border and black-frame removal.
     pub borders: Duration,
     /// Orientation and skew estimation (on a downscaled copy).
@@ -47,6 +51,7 @@ impl StageTimings {
         self.gray
             + self.contrast
             + self.binarize
+            + self.scale
             + self.borders
             + self.estimate
             + self.rotate
@@ -126,7 +131,8 @@ impl PageKernels for CpuKernels {
 
 /// Prepare a decoded page for layout analysis and recognition.
 ///
-/// gray -> contrast -> Sauvola -> border removal -> orientation -> skew -> (rotate the gray
+/// gray -> contrast -> Sauvola -> border removal -> orientation -> skew -> (text-size
+/// normalisation: resample, Sauvola again) -> (rotate the gray
 /// page, binarise again once) -> despeckle. Orientation and skew are estimated on a downscaled
 /// copy of the binary page; when neither applies the first binarisation is kept, when only a
 /// quarter turn applies the binary page is turned exactly instead of binarised again. The
@@ -207,6 +213,44 @@ pub fn preprocess_batch(
         })
         .collect();
 
+    // Text-size normalisation: a page of tiny text is resampled up and binarised again. Its
+    // text height is measured across the lines of the page as the turn found above lays it
+    // (on a page lying on its side, component heights are glyph widths); the turn and skew,
+    // angles, hold at any scale.
+    let clock = Instant::now();
+    let scales: Vec<f32> = if opts.normalize_scale {
+        binaries
+            .par_iter()
+            .zip(&turns)
+            .map(|(b, &(rotation, _))| {
+                let th = if rotation % 180 == 90 {
+                    text_height(&rotate_quarter(b, 90))
+                } else {
+                    text_height(b)
+                };
+                let s = scale_for(th, b.width(), b.height());
+                tracing::debug!(text_height = th.pixels, th.rejoined, scale = s, "text size");
+                s
+            })
+            .collect()
+    } else {
+        vec![1.0; n]
+    };
+    let resampled: Vec<usize> = (0..n).filter(|&i| scales[i] != 1.0).collect();
+    if !resampled.is_empty() {
+        let pages: Vec<GrayImage> = resampled
+            .par_iter()
+            .map(|&i| resample(&grays[i], scales[i]))
+            .collect();
+        let again = kernels.binarize(&pages, window, k)?;
+        for ((&i, g), b) in resampled.iter().zip(pages).zip(again) {
+            grays[i] = g;
+            binaries[i] = b;
+        }
+    }
+    let d = share(clock.elapsed());
+    t.iter_mut().for_each(|t| t.scale = d);
+
     // Quarter turns are exact copies (CPU); skew needs a resampled gray page binarised again.
     let clock = Instant::now();
     for (g, &(rotation, _)) in grays.iter_mut().zip(&turns) {
@@ -240,16 +284,18 @@ pub fn preprocess_batch(
     let name = kernels.name();
     let pages = grays.into_par_iter().zip(binaries).zip(turns).zip(dims);
     Ok(pages
+        .zip(scales)
         .zip(t)
         .map(
-            |((((gray, mut binary), (rotation, skew)), (ow, oh)), mut t)| {
+            |(((((gray, mut binary), (rotation, skew)), (ow, oh)), scale), mut t)| {
                 let clock = Instant::now();
                 despeckle(&mut binary, opts.despeckle_max_area);
                 t.despeckle = clock.elapsed();
-                let transform = PageTransform::new(ow, oh, rotation, skew);
+                let transform = PageTransform::scaled(ow, oh, scale, rotation, skew);
                 tracing::debug!(
                     rotation,
                     skew,
+                    scale,
                     ?t,
                     kernels = name,
                     "preprocessed {ow}x{oh} page"
@@ -269,10 +315,12 @@ pub fn preprocess_batch(
 /// page upright and straight, as far as `opts` asks for them.
 fn estimate_turn(binary: &GrayImage, opts: &PreprocessOptions) -> (u32, f32) {
     let (mut rotation, mut skew) = (0u32, 0f32);
-    if opts.detect_orientation || opts.deskew {
+    if opts.detect_orientation || opts.deskew || opts.rotation.is_some() {
         let pts = InkPoints::from_binary(binary, WORK_SIDE);
         let mut measured = None;
-        if opts.detect_orientation {
+        if let Some(r) = opts.rotation {
+            rotation = (r / 90 % 4) * 90;
+        } else if opts.detect_orientation {
             (rotation, measured) = orientation_and_skew(&pts);
         }
         if opts.deskew {

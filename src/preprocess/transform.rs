@@ -1,13 +1,22 @@
 //! Coordinate mapping between the prepared page and the original decoded image.
 //!
-//! `preprocess` first rotates the original clockwise by `rotation` (exact quarter turns, see
-//! [`super::rotate_quarter`]), then rotates that image by `-skew_degrees` about its centre
-//! ([`super::rotate_bilinear`]). Coordinates here are continuous: pixel `(i, j)` covers
+//! `preprocess` first resamples the original by `scale` (to the size the text is analysed at),
+//! rotates it clockwise by `rotation` (exact quarter turns, see [`super::rotate_quarter`]), then
+//! rotates that image by `-skew_degrees` about its centre ([`super::rotate_bilinear`]). Coordinates here are continuous: pixel `(i, j)` covers
 //! `[i, i+1) x [j, j+1)`, so box edges map directly.
 
 use crate::geometry::BBox;
 
 use super::PageTransform;
+
+/// Size of a `width` x `height` image resampled by `scale` (rounded, at least 1 x 1).
+pub fn scaled_size(width: u32, height: u32, scale: f32) -> (u32, u32) {
+    if scale == 1.0 {
+        return (width, height);
+    }
+    let r = |v: u32| ((v as f64 * scale as f64).round() as u32).max(1);
+    (r(width), r(height))
+}
 
 impl PageTransform {
     /// The transform of a page that was neither rotated nor deskewed.
@@ -17,6 +26,7 @@ impl PageTransform {
             original_height: height,
             rotation: 0,
             skew_degrees: 0.0,
+            scale: 1.0,
             width,
             height,
         }
@@ -25,11 +35,29 @@ impl PageTransform {
     /// The transform for an original of `width` x `height` rotated clockwise by `rotation`
     /// (0/90/180/270) and then deskewed by `skew_degrees` (the prepared size follows).
     pub fn new(width: u32, height: u32, rotation: u32, skew_degrees: f32) -> PageTransform {
-        let rotation = ((rotation % 360) / 90) * 90;
-        let (pw, ph) = if rotation % 180 == 90 {
-            (height, width)
+        Self::scaled(width, height, 1.0, rotation, skew_degrees)
+    }
+
+    /// [`Self::new`] for an original first resampled by `scale` (prepared pixels per original
+    /// pixel; the resampled size is [`scaled_size`]).
+    pub fn scaled(
+        width: u32,
+        height: u32,
+        scale: f32,
+        rotation: u32,
+        skew_degrees: f32,
+    ) -> PageTransform {
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
         } else {
-            (width, height)
+            1.0
+        };
+        let rotation = ((rotation % 360) / 90) * 90;
+        let (sw, sh) = scaled_size(width, height, scale);
+        let (pw, ph) = if rotation % 180 == 90 {
+            (sh, sw)
+        } else {
+            (sw, sh)
         };
         PageTransform {
             original_width: width,
@@ -40,9 +68,24 @@ impl PageTransform {
             } else {
                 0.0
             },
+            scale,
             width: pw,
             height: ph,
         }
+    }
+
+    /// Size of the resampled original (before the quarter turn).
+    fn scaled_dims(&self) -> (u32, u32) {
+        scaled_size(self.original_width, self.original_height, self.scale)
+    }
+
+    /// Original pixels per resampled pixel along x and y (exact for the rounded sizes).
+    fn unscale(&self) -> (f32, f32) {
+        let (sw, sh) = self.scaled_dims();
+        (
+            self.original_width as f32 / sw.max(1) as f32,
+            self.original_height as f32 / sh.max(1) as f32,
+        )
     }
 
     /// Map a point of the prepared page to the original image (not clamped).
@@ -56,19 +99,32 @@ impl PageTransform {
         } else {
             (x, y)
         };
-        // Undo the quarter turn.
-        let (w, h) = (self.original_width as f32, self.original_height as f32);
-        match self.rotation {
+        // Undo the quarter turn, then the resampling.
+        let (sw, sh) = self.scaled_dims();
+        let (w, h) = (sw as f32, sh as f32);
+        let (x, y) = match self.rotation {
             90 => (qy, h - qx),
             180 => (w - qx, h - qy),
             270 => (w - qy, qx),
             _ => (qx, qy),
+        };
+        if self.scale == 1.0 {
+            return (x, y);
         }
+        let (ux, uy) = self.unscale();
+        (x * ux, y * uy)
     }
 
     /// Map a point of the original image to the prepared page (inverse of [`Self::to_original`]).
     pub fn from_original(&self, x: f32, y: f32) -> (f32, f32) {
-        let (w, h) = (self.original_width as f32, self.original_height as f32);
+        let (x, y) = if self.scale == 1.0 {
+            (x, y)
+        } else {
+            let (ux, uy) = self.unscale();
+            (x / ux, y / uy)
+        };
+        let (sw, sh) = self.scaled_dims();
+        let (w, h) = (sw as f32, sh as f32);
         let (qx, qy) = match self.rotation {
             90 => (h - y, x),
             180 => (w - x, h - y),
@@ -115,13 +171,17 @@ mod tests {
     use super::*;
     use crate::preprocess::deskew::rotate_bilinear;
     use crate::preprocess::orientation::rotate_quarter;
+    use crate::preprocess::scale::resample;
     use image::{GrayImage, Luma};
 
     #[test]
     fn points_round_trip() {
-        for rot in [0u32, 90, 180, 270] {
+        for (rot, scale) in [0u32, 90, 180, 270]
+            .into_iter()
+            .zip([1.0f32, 2.0, 0.5, 1.7])
+        {
             for skew in [0.0f32, 2.5, -11.0] {
-                let t = PageTransform::new(640, 480, rot, skew);
+                let t = PageTransform::scaled(640, 480, scale, rot, skew);
                 for &(x, y) in &[
                     (0.0f32, 0.0f32),
                     (100.5, 37.25),
@@ -132,7 +192,7 @@ mod tests {
                     let (bx, by) = t.to_original(px, py);
                     assert!(
                         (bx - x).abs() < 1e-3 && (by - y).abs() < 1e-3,
-                        "{rot} {skew}: {x},{y}"
+                        "{rot} {scale} {skew}: {x},{y}"
                     );
                 }
             }
@@ -169,11 +229,14 @@ mod tests {
             }
         }
         let dot_centre = (ox as f32 + 1.5, oy as f32 + 1.5);
-        for rot in [0u32, 90, 180, 270] {
+        for (rot, scale) in [0u32, 90, 180, 270, 0, 90]
+            .into_iter()
+            .zip([1.0f32, 1.0, 1.0, 1.0, 2.0, 0.5])
+        {
             for skew in [0.0f32, 4.0, -9.0] {
-                let q = rotate_quarter(&img, rot);
+                let q = rotate_quarter(&resample(&img, scale), rot);
                 let prepared = rotate_bilinear(&q, -skew, 255);
-                let t = PageTransform::new(w, h, rot, skew);
+                let t = PageTransform::scaled(w, h, scale, rot, skew);
                 assert_eq!((t.width, t.height), prepared.dimensions());
                 // Ink-weighted centroid of the dot in the prepared page.
                 let (mut sx, mut sy, mut sw) = (0f32, 0f32, 0f32);
@@ -184,13 +247,20 @@ mod tests {
                     sw += wgt;
                 }
                 let (cx, cy) = t.to_original(sx / sw, sy / sw);
+                let tol = 0.3 / scale.min(1.0);
                 assert!(
-                    (cx - dot_centre.0).abs() < 0.3 && (cy - dot_centre.1).abs() < 0.3,
-                    "rot {rot} skew {skew}: ({cx}, {cy}) vs {dot_centre:?}"
+                    (cx - dot_centre.0).abs() < tol && (cy - dot_centre.1).abs() < tol,
+                    "rot {rot} scale {scale} skew {skew}: ({cx}, {cy}) vs {dot_centre:?}"
                 );
                 // The box around the dot maps onto a box containing the original dot.
                 let (px, py) = (sx / sw, sy / sw);
-                let b = BBox::new(px as u32 - 2, py as u32 - 2, px as u32 + 3, py as u32 + 3);
+                let r = (2.0 * scale).ceil() as u32;
+                let b = BBox::new(
+                    px as u32 - r,
+                    py as u32 - r,
+                    px as u32 + r + 1,
+                    py as u32 + r + 1,
+                );
                 let m = t.map_box(b);
                 assert!(
                     m.x0 <= ox + 1 && m.y0 <= oy + 1 && m.x1 >= ox + 2 && m.y1 >= oy + 2,
