@@ -6,8 +6,10 @@
 //! It reads a sample of the laid-out page's lines with the recogniser under each candidate
 //! orientation and keeps the page as it was scanned unless a turned reading is clearly better:
 //!
-//! 1. the sample (up to [`SAMPLE_LINES`] of the page's body-text lines, widest first) is read as
-//!    laid out and turned half a turn (the same line images reversed: no second layout);
+//! 1. the sample (up to [`SAMPLE_LINES`] of the page's body-text lines, most words first) is
+//!    read as laid out and turned half a turn (the same line images reversed: no second
+//!    layout); a page left as scanned whose sample reads above `1 - MARGIN` stops after the
+//!    first reading, since no other reading could beat it by [`MARGIN`];
 //! 2. when the proposal was a quarter turn, or neither of those readings is clear (mean character
 //!    confidence under [`CLEAR_READING`]: a page that reads badly under one hypothesis is tried
 //!    under another), the prepared page is turned a quarter turn, laid out again, and its sample
@@ -140,27 +142,47 @@ pub fn turn_half(line: &LineImage) -> LineImage {
     }
 }
 
-/// Read the sample `boxes` of `gray` as they stand and turned half a turn, in one call.
-fn read_both_ways(
+/// How a sample read as laid out, and half a turn round when that was needed.
+struct SampleReading {
+    here: ReadScore,
+    turned: Option<ReadScore>,
+}
+
+/// Read the sample `boxes` of `gray` as they stand, then turned half a turn unless `enough`
+/// says the first reading already settles the question.
+fn read_sample(
     recognizer: &dyn Recognizer,
     gray: &image::GrayImage,
     boxes: &[BBox],
-) -> Result<(ReadScore, ReadScore)> {
+    enough: impl Fn(&ReadScore) -> bool,
+) -> Result<SampleReading> {
     if boxes.is_empty() {
-        return Ok((ReadScore::default(), ReadScore::default()));
+        return Ok(SampleReading {
+            here: ReadScore::default(),
+            turned: Some(ReadScore::default()),
+        });
     }
     let upright: Vec<LineImage> = boxes
         .iter()
         .map(|&b| normalize_page_line(gray, b, false))
         .collect();
-    let mut images: Vec<LineImage> = upright.iter().map(turn_half).collect();
-    images.splice(0..0, upright);
-    let texts = recognizer.recognize(&images)?;
-    let (a, b) = texts.split_at(boxes.len().min(texts.len()));
-    for ((bx, here), turned) in boxes.iter().zip(a).zip(b) {
-        tracing::trace!(?bx, here = %here.text, turned = %turned.text, "orientation sample");
+    let texts = recognizer.recognize(&upright)?;
+    let here = ReadScore::of(&texts);
+    for (bx, t) in boxes.iter().zip(&texts) {
+        tracing::trace!(?bx, text = %t.text, "orientation sample");
     }
-    Ok((ReadScore::of(a), ReadScore::of(b)))
+    if enough(&here) {
+        return Ok(SampleReading { here, turned: None });
+    }
+    let images: Vec<LineImage> = upright.iter().map(turn_half).collect();
+    let texts = recognizer.recognize(&images)?;
+    for (bx, t) in boxes.iter().zip(&texts) {
+        tracing::trace!(?bx, text = %t.text, "orientation sample turned");
+    }
+    Ok(SampleReading {
+        here,
+        turned: Some(ReadScore::of(&texts)),
+    })
 }
 
 /// The turn to keep: the best-reading one, unless it is a turn away from the scan's own
@@ -231,19 +253,31 @@ pub fn settle(
     }
     let proposed = prepared.transform.rotation % 360;
     let mut scores: Vec<(u32, f32)> = Vec::with_capacity(4);
-    let (here, turned) = read_both_ways(recognizer, &prepared.gray, &sample_lines(&layout))?;
-    scores.push((proposed, here.mean()));
+    // A scan read as laid out at 1 - MARGIN or better cannot be beaten by MARGIN: no other
+    // reading is needed (most upright pages stop here, after one read of the sample).
+    let settled = |r: &ReadScore| proposed == 0 && r.mean() > 1.0 - MARGIN;
+    let first = read_sample(recognizer, &prepared.gray, &sample_lines(&layout), settled)?;
+    scores.push((proposed, first.here.mean()));
+    let Some(turned) = first.turned else {
+        let decision = OrientationDecision {
+            proposed,
+            chosen: proposed,
+            scores,
+        };
+        tracing::debug!(?decision, "orientation by reading");
+        return Ok((prepared, layout, Some(decision)));
+    };
     scores.push(((proposed + 180) % 360, turned.mean()));
-    let clear = here.mean().max(turned.mean()) >= CLEAR_READING;
+    let clear = first.here.mean().max(turned.mean()) >= CLEAR_READING;
     // The quarter-turn hypotheses are preprocessed in their own right: the skew measured under
     // a wrong orientation is not the page's, and a page deskewed by it reads badly.
     let mut quarter = None;
     if !proposed.is_multiple_of(180) || !clear {
         let q = (proposed + 90) % 360;
         let (p, l) = prepared_at(image, preprocess_opts, layout_opts, q);
-        let (here, turned) = read_both_ways(recognizer, &p.gray, &sample_lines(&l))?;
-        scores.push((q, here.mean()));
-        scores.push(((q + 180) % 360, turned.mean()));
+        let r = read_sample(recognizer, &p.gray, &sample_lines(&l), |_| false)?;
+        scores.push((q, r.here.mean()));
+        scores.push(((q + 180) % 360, r.turned.unwrap_or_default().mean()));
         quarter = Some((q, p, l));
     }
     let decision = OrientationDecision {

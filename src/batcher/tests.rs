@@ -84,13 +84,18 @@ async fn lines_of_concurrent_requests_share_batches() {
     // A slow recogniser lets the queue fill while a batch runs: later batches must mix requests.
     let (b, rec, metrics) = start(150);
     let b = Arc::new(b);
+    // Orientation is left to the scan here: its sample reads run in the page stage and would
+    // be recorded (and delayed) by this recogniser as well; this test is about line batches.
+    let mut options = EngineOptions::default();
+    options.preprocess.detect_orientation = false;
+    let options = Arc::new(options);
     let mut handles = Vec::new();
     for _ in 0..6 {
         let b = b.clone();
+        let options = options.clone();
         handles.push(tokio::spawn(async move {
             let meta = b.request(Priority::Interactive, None);
-            b.process_document(sample(), Arc::new(EngineOptions::default()), &meta, None)
-                .await
+            b.process_document(sample(), options, &meta, None).await
         }));
     }
     let mut per_page = 0;
