@@ -159,6 +159,7 @@ pub fn page_text_height(binary: &GrayImage) -> TextHeight {
         Some(r) => {
             let joined = components::connected_components(&components::dilate(binary, r));
             let th = components::estimate_text_height(&joined, height) - 2.0 * r as f32;
+            tracing::debug!(th0, rejoined = th, "text height on the rejoined copy");
             if th > 0.0 { th } else { th0 }
         }
         None => th0,
