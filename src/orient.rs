@@ -200,27 +200,6 @@ pub fn choose(scores: &[(u32, f32)]) -> u32 {
     }
 }
 
-/// Preprocess and lay out `image` with its orientation decided by reading: the page as
-/// [`preprocess`] turned it when reading agrees (or orientation detection is off), else
-/// preprocessed again with the chosen turn forced. Also returns the decision, when one was made.
-pub fn prepare_oriented(
-    image: &DynamicImage,
-    preprocess_opts: &PreprocessOptions,
-    layout_opts: &LayoutOptions,
-    recognizer: &dyn Recognizer,
-) -> Result<(PreparedPage, PageLayout, Option<OrientationDecision>)> {
-    let prepared = preprocess(image, preprocess_opts);
-    let layout = analyze(&prepared.binary, layout_opts);
-    settle(
-        image,
-        preprocess_opts,
-        layout_opts,
-        recognizer,
-        prepared,
-        layout,
-    )
-}
-
 /// A page preprocessed with its quarter turn forced, and its layout.
 fn prepared_at(
     image: &DynamicImage,
@@ -237,9 +216,11 @@ fn prepared_at(
     (prepared, layout)
 }
 
-/// The check of [`prepare_oriented`] on a page already preprocessed and laid out (by batched
-/// kernels, say): returned unchanged when reading agrees with its turn (see the module
-/// documentation for the steps).
+/// Decide the orientation of a page already preprocessed and laid out (by the CPU or by
+/// batched GPU kernels) by reading: the page comes back unchanged when reading agrees with its
+/// turn (or orientation detection is off), else preprocessed and laid out again with the chosen
+/// turn forced. Also returns the decision, when one was made (see the module documentation for
+/// the steps).
 pub fn settle(
     image: &DynamicImage,
     preprocess_opts: &PreprocessOptions,

@@ -15,6 +15,7 @@
 //! 6. [`blocks::reading_order`]: XY-cut at true column gutters, rows elsewhere, then blocks.
 
 pub mod blocks;
+pub mod columns;
 pub mod components;
 pub mod lines;
 pub mod rules;
