@@ -20,6 +20,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod orient;
 pub mod preprocess;
+pub mod prerequisite;
 pub mod recognize;
 pub mod render;
 pub mod server;

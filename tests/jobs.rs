@@ -440,7 +440,7 @@ async fn sigkill_mid_run_then_restart_finishes_every_job_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_farm_survives_a_killed_worker() {
     let Ok(admin_url) = std::env::var("FERROCR_TEST_POSTGRES_URL") else {
-        eprintln!("skipping: FERROCR_TEST_POSTGRES_URL is not set (.ci/run sets it)");
+        ferrocr::prerequisite::missing("FERROCR_TEST_POSTGRES_URL is not set (.ci/run sets it)");
         return;
     };
     use sqlx::Connection;

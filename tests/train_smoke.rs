@@ -70,7 +70,9 @@ fn train_with(
 #[test]
 fn loss_falls_and_checkpoints_round_trip() {
     if !Path::new("/usr/share/fonts").exists() {
-        eprintln!("skipped: no system fonts in /usr/share/fonts (install fonts-dejavu-core)");
+        ferrocr::prerequisite::missing(
+            "no system fonts in /usr/share/fonts (install fonts-dejavu-core)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -24,12 +24,12 @@ pub fn load_font() -> Option<FontVec> {
         Ok(bytes) => match FontVec::try_from_vec(bytes) {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("skipping: cannot parse {FONT_PATH}: {e}");
+                crate::prerequisite::missing(&format!("cannot parse {FONT_PATH}: {e}"));
                 None
             }
         },
         Err(e) => {
-            eprintln!("skipping: font {FONT_PATH} missing: {e}");
+            crate::prerequisite::missing(&format!("font {FONT_PATH} missing: {e}"));
             None
         }
     }

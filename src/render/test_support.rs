@@ -181,7 +181,9 @@ pub(crate) fn xmllint_check(xml: &str, suffix: &str) {
         .arg(&path)
         .output()
     {
-        Err(e) => eprintln!("skipping the xmllint assertion: cannot run xmllint ({e})"),
+        Err(e) => crate::prerequisite::missing(&format!(
+            "cannot run xmllint ({e}; install libxml2-utils)"
+        )),
         Ok(o) => assert!(
             o.status.success(),
             "xmllint rejected the output: {}\n{xml}",

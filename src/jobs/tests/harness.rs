@@ -67,7 +67,9 @@ pub async fn sqlite(edit: impl FnOnce(&mut StoreConfig)) -> Harness {
 /// `FERROCR_TEST_POSTGRES_URL`.
 pub async fn postgres(edit: impl FnOnce(&mut StoreConfig)) -> Option<Harness> {
     let Ok(admin_url) = std::env::var("FERROCR_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: FERROCR_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)");
+        crate::prerequisite::missing(
+            "FERROCR_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)",
+        );
         return None;
     };
     let db = format!("ferrocr_test_{}", uuid::Uuid::new_v4().simple());

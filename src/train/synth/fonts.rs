@@ -384,7 +384,7 @@ mod tests {
     fn discovers_dejavu_when_installed() {
         let dir = Path::new("/usr/share/fonts/truetype/dejavu");
         if !dir.exists() {
-            println!("skipping: {} not installed", dir.display());
+            crate::prerequisite::missing(&format!("{} not installed", dir.display()));
             return;
         }
         let set = FontSet::from_dirs(&[dir.to_path_buf()]).expect("dejavu fonts");

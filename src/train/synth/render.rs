@@ -121,7 +121,7 @@ mod tests {
     fn renders_ink_within_plane_and_spacing_grows_width() {
         let dir = std::path::Path::new("/usr/share/fonts/truetype/dejavu");
         if !dir.exists() {
-            println!("skipping: no dejavu fonts");
+            crate::prerequisite::missing("dejavu fonts (fonts-dejavu-core)");
             return;
         }
         let Ok(set) = super::super::fonts::FontSet::from_dirs(&[dir.to_path_buf()]) else {

@@ -9,7 +9,7 @@ fn generator(seed: u64) -> Option<SynthGenerator> {
             Some(SynthGenerator::new(fonts, TextGenerator::new(), seed).expect("generator"))
         }
         Err(e) => {
-            println!("skipping: {e}");
+            crate::prerequisite::missing(&format!("system fonts: {e}"));
             None
         }
     }
