@@ -1,11 +1,17 @@
 //! Content-addressed document blobs on the local filesystem (the SQLite store's blob storage).
 //!
-//! A blob lives at `ROOT/ab/cd/<sha256 hex>`. Writes go to `ROOT/tmp/<uuid>` first, are fsynced,
-//! then renamed into place and the directory fsynced, so a reader never sees a partial blob and a
-//! crash leaves at worst a temp file (or an unreferenced blob) that the sweeper removes. The
-//! SQLite store only renames blobs into place and unlinks them while it holds the database write
-//! lock, which serialises them with the rows that reference them.
+//! A blob lives at `ROOT/ab/cd/<sha256 hex>`. Writes go to `ROOT/tmp/<sha256>.<uuid>` first (file
+//! and directory fsynced), are then hard-linked into place and the directory fsynced, and the temp
+//! name is removed only after the database transaction that lists the blob has committed. So a
+//! reader never sees a partial blob, and the temp name is the submission's *intent*: a blob file
+//! that no database row lists is an orphan of an interrupted submission only while its intent is
+//! still there. A listed-nowhere blob with no intent means the database lost rows it once had
+//! (deleted, emptied, rolled back by a removed WAL): the store then refuses to open
+//! ([`BlobDir::unlisted`]) and the sweeper never deletes such a file. The SQLite store only links
+//! blobs into place and unlinks them while it holds the database write lock, which serialises
+//! them with the rows that reference them.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -24,13 +30,14 @@ pub(crate) struct BlobDir {
     root: PathBuf,
 }
 
-/// A fully written, fsynced temporary file waiting to be renamed into place.
+/// A fully written, fsynced temporary file (`tmp/<sha>.<uuid>`): the blob's content before it is
+/// linked into place, and the submission's intent until it is dropped after the commit.
 #[derive(Debug)]
 pub(crate) struct TempBlob(PathBuf);
 
 impl Drop for TempBlob {
     fn drop(&mut self) {
-        // Removed unless it was renamed into place (then the path no longer exists).
+        // The intent ends here: after the commit that lists the blob, or after a failed one.
         let _ = fs::remove_file(&self.0);
     }
 }
@@ -63,31 +70,62 @@ impl BlobDir {
         self.path(sha).is_file()
     }
 
-    /// Write `bytes` to a fresh temp file and fsync it.
-    pub(crate) fn write_temp(&self, bytes: &[u8]) -> io::Result<TempBlob> {
-        let path = self
-            .root
-            .join("tmp")
-            .join(uuid::Uuid::new_v4().simple().to_string());
-        let temp = TempBlob(path);
+    /// Write `bytes` (whose key is `sha`) to a fresh temp file and fsync it and its directory,
+    /// so the intent is durable before the blob can be.
+    pub(crate) fn write_temp(&self, sha: &str, bytes: &[u8]) -> io::Result<TempBlob> {
+        let dir = self.root.join("tmp");
+        let name = format!("{sha}.{}", uuid::Uuid::new_v4().simple());
+        let temp = TempBlob(dir.join(name));
         let mut f = fs::File::create(&temp.0)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        sync_dir(&dir)?;
         Ok(temp)
     }
 
-    /// Move `temp` into place as blob `sha` (replacing nothing if it is already there); returns
-    /// whether this call created the blob.
-    pub(crate) fn install(&self, temp: TempBlob, sha: &str) -> io::Result<bool> {
+    /// Link `temp` into place as blob `sha` (replacing nothing if it is already there); returns
+    /// whether this call created the blob. `temp` stays (the intent) until the caller drops it.
+    pub(crate) fn install(&self, temp: &TempBlob, sha: &str) -> io::Result<bool> {
         let dest = self.path(sha);
         if dest.is_file() {
             return Ok(false);
         }
         let dir = dest.parent().expect("blob path has a parent");
         fs::create_dir_all(dir)?;
-        fs::rename(&temp.0, &dest)?;
+        match fs::hard_link(&temp.0, &dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(e),
+        }
         sync_dir(dir)?;
         Ok(true)
+    }
+
+    /// The keys that have a submission intent (a temp file) in `tmp/`.
+    pub(crate) fn intents(&self) -> io::Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for f in fs::read_dir(self.root.join("tmp"))? {
+            let name = f?.file_name().to_string_lossy().into_owned();
+            if let Some((sha, _)) = name.split_once('.')
+                && is_hex_key(sha)
+            {
+                out.insert(sha.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stored blobs that no row in `listed` names and no submission intent explains: documents
+    /// the database has lost track of. Sorted.
+    pub(crate) fn unlisted(&self, listed: &HashSet<String>) -> io::Result<Vec<String>> {
+        let intents = self.intents()?;
+        let mut out: Vec<String> = self
+            .list()?
+            .into_iter()
+            .filter(|sha| !listed.contains(sha) && !intents.contains(sha))
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     /// Read blob `sha`.
@@ -128,7 +166,8 @@ impl BlobDir {
         Ok(out)
     }
 
-    /// Delete temp files older than `age` (left by interrupted submissions).
+    /// Delete temp files older than `age` (left by interrupted submissions). Call it only after
+    /// the orphans those intents explain are gone ([`BlobDir::unlisted`]).
     pub(crate) fn clean_temp(&self, age: Duration) -> io::Result<u64> {
         let mut n = 0;
         let now = SystemTime::now();

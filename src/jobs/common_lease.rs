@@ -84,7 +84,30 @@ macro_rules! store_leases {
                 let job_id: $crate::jobs::JobId = id.parse()?;
                 let job = self.get_in(&mut tx, job_id).await?;
                 tx.commit().await?;
-                let document = self.read_blob(&job.content_sha256).await?;
+                let document = match self.read_blob(&job.content_sha256).await {
+                    Ok(d) => d,
+                    // A poison job (its document is gone): fail it with the reason now, under
+                    // this lease, and claim the next one, instead of failing every claim.
+                    Err($crate::jobs::JobError::Corrupt(why)) => {
+                        let mut tx = self.write_tx().await?;
+                        let sql = format!(
+                            "UPDATE jobs SET status = 'failed', last_error = $3, {}                              WHERE id = $4 AND lease_token = $5",
+                            $crate::jobs::rows::TERMINAL_SET
+                        );
+                        sqlx::query(&sql)
+                            .bind(now)
+                            .bind(now.saturating_add(self.config.retention_ms()))
+                            .bind(format!("cannot process the job: {why}"))
+                            .bind(&id)
+                            .bind(token)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        tracing::error!(job = %job_id, "job failed: {why}");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let lease = $crate::jobs::Lease {
                     job_id,
                     worker_id: worker_id.to_string(),

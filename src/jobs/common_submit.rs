@@ -27,12 +27,14 @@ macro_rules! store_submit_common {
             Ok($crate::jobs::blobs::sha256_hex(document))
         }
 
-        /// The job holding idempotency key `key`, checked against the new request.
+        /// The job holding idempotency key `key`, checked against the new request: every field
+        /// of `spec` and the document must match, else [`JobError::Conflict`] naming the first
+        /// that differs.
         async fn find_by_key(
             tx: &mut sqlx::Transaction<'static, $db>,
             key: Option<&str>,
             sha: &str,
-            options_json: &str,
+            spec: &$crate::jobs::JobSpec,
         ) -> Result<Option<$crate::jobs::JobRecord>, $crate::jobs::JobError> {
             let Some(key) = key else { return Ok(None) };
             let sql = format!(
@@ -47,7 +49,7 @@ macro_rules! store_submit_common {
                 return Ok(None);
             };
             let (job, _) = $crate::jobs::rows::job_from_row(&row)?;
-            $crate::jobs::rows::check_idempotent_match(&job, sha, options_json)?;
+            $crate::jobs::rows::check_idempotent_match(&job, sha, spec)?;
             Ok(Some(job))
         }
 

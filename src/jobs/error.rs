@@ -49,6 +49,10 @@ pub enum JobError {
     /// Stored data is inconsistent (a missing blob, an unreadable row).
     #[error("job store corrupt: {0}")]
     Corrupt(String),
+    /// The store cannot be opened without losing work: its database is missing, empty, rolled
+    /// back or unreadable while documents it once listed are still stored.
+    #[error("job store refused to open: {0}")]
+    StoreLost(String),
 }
 
 impl JobError {
@@ -59,7 +63,7 @@ impl JobError {
             JobError::LeaseLost { .. } | JobError::Conflict(_) => ErrorKind::Conflict,
             JobError::BadRequest(_) => ErrorKind::BadParameter,
             JobError::Store(_) | JobError::Migrate(_) | JobError::Io(_) => ErrorKind::Io,
-            JobError::Corrupt(_) => ErrorKind::Internal,
+            JobError::Corrupt(_) | JobError::StoreLost(_) => ErrorKind::Internal,
         }
     }
 

@@ -43,8 +43,8 @@ pub use sqlite::SqliteStore;
 pub use store::{JobStore, StoreFuture};
 pub use types::{
     CancelOutcome, ClaimedJob, JobId, JobPage, JobRecord, JobResult, JobSpec, JobStatus, Lease,
-    RenderedOutput, StoreStats, SubmitOutcome, SweepCounts, WebhookAttempt, format_name,
-    parse_format, rfc3339_ms,
+    MAX_IDEMPOTENCY_KEY_LEN, RenderedOutput, StoreStats, SubmitOutcome, SweepCounts,
+    WebhookAttempt, format_name, parse_format, rfc3339_ms,
 };
 
 /// The default data directory (`--data-dir`).

@@ -5,7 +5,7 @@
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{JobError, JobId, JobRecord, JobStatus, format_name, parse_format};
+use super::{JobError, JobId, JobRecord, JobSpec, JobStatus, format_name, parse_format};
 use crate::render::OutputFormat;
 
 /// Columns selected for a [`JobRecord`] (plus `seq`, the list cursor).
@@ -105,11 +105,29 @@ where
 pub(crate) fn check_idempotent_match(
     existing: &JobRecord,
     content_sha256: &str,
-    options_json: &str,
+    spec: &JobSpec,
 ) -> Result<(), JobError> {
-    if existing.content_sha256 != content_sha256 || existing.options_json != options_json {
+    let differs = if existing.content_sha256 != content_sha256 {
+        Some("document")
+    } else if existing.options_json != spec.options_json {
+        Some("options")
+    } else if existing.formats != spec.formats {
+        Some("formats")
+    } else if existing.priority != spec.priority {
+        Some("priority")
+    } else if existing.callback_url != spec.callback_url {
+        Some("callback_url")
+    } else if spec
+        .max_attempts
+        .is_some_and(|n| i64::from(n) != existing.max_attempts)
+    {
+        Some("max_attempts")
+    } else {
+        None
+    };
+    if let Some(field) = differs {
         return Err(JobError::Conflict(format!(
-            "Idempotency-Key already used by job {} for a different request",
+            "Idempotency-Key already used by job {} for a different request (its {field} differs)",
             existing.id
         )));
     }

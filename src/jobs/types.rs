@@ -134,6 +134,9 @@ pub fn parse_format(name: &str) -> Result<OutputFormat, JobError> {
     .ok_or_else(|| JobError::BadRequest(format!("unknown output format {name:?}")))
 }
 
+/// The longest accepted `Idempotency-Key`, in bytes (the OpenAPI document says the same).
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
 /// What a client submits besides the document bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSpec {
@@ -147,7 +150,8 @@ pub struct JobSpec {
     /// HTTP layer with [`super::webhook::CallbackPolicy`] before submitting).
     pub callback_url: Option<String>,
     /// The client's `Idempotency-Key`: a second submission with the same key returns the first
-    /// job (and is refused as a conflict if its document or options differ).
+    /// job (and is refused as a conflict if its document, options, formats, priority, callback
+    /// or attempt limit differ).
     pub idempotency_key: Option<String>,
     /// Attempts before giving up; `None` takes the store's default.
     pub max_attempts: Option<u32>,
@@ -189,9 +193,13 @@ impl JobSpec {
             return bad(format!("callback_url must be an http(s) URL: {url:?}"));
         }
         if let Some(key) = &self.idempotency_key
-            && (key.is_empty() || key.len() > 255 || key.chars().any(char::is_control))
+            && (key.is_empty()
+                || key.len() > MAX_IDEMPOTENCY_KEY_LEN
+                || key.chars().any(char::is_control))
         {
-            return bad("Idempotency-Key must be 1..=255 printable characters".into());
+            return bad(format!(
+                "Idempotency-Key must be 1..={MAX_IDEMPOTENCY_KEY_LEN} printable characters"
+            ));
         }
         if self.max_attempts == Some(0) || self.max_attempts.is_some_and(|n| n > 100) {
             return bad("max_attempts must be 1..=100".into());

@@ -45,7 +45,7 @@ impl PostgresStore {
     ) -> Result<SubmitOutcome, JobError> {
         let mut tx = self.write_tx().await?;
         let key = spec.idempotency_key.as_deref();
-        if let Some(job) = Self::find_by_key(&mut tx, key, sha, &spec.options_json).await? {
+        if let Some(job) = Self::find_by_key(&mut tx, key, sha, spec).await? {
             tx.commit().await?;
             return Ok(SubmitOutcome {
                 job,

@@ -1,7 +1,8 @@
-//! `submit` on SQLite: the blob is written and fsynced to a temp file outside the write lock,
-//! then renamed into place inside the `BEGIN IMMEDIATE` transaction that inserts its rows (so a
-//! concurrent sweep cannot unlink it in between); if the transaction fails, a blob this call
-//! created is removed again.
+//! `submit` on SQLite: the blob is written and fsynced to a temp file (the intent, see
+//! [`crate::jobs::blobs`]) outside the write lock, then linked into place inside the
+//! `BEGIN IMMEDIATE` transaction that inserts its rows (so a concurrent sweep cannot unlink it in
+//! between); the temp file goes after the commit. If the transaction fails, a blob this call
+//! created is removed again before the intent is.
 
 use bytes::Bytes;
 
@@ -21,24 +22,30 @@ impl SqliteStore {
         let temp = if self.blobs.exists(&sha) {
             None
         } else {
-            let (blobs, doc) = (self.blobs.clone(), document.clone());
-            Some(blocking(move || blobs.write_temp(&doc)).await?)
+            let (blobs, doc, key_sha) = (self.blobs.clone(), document.clone(), sha.clone());
+            Some(blocking(move || blobs.write_temp(&key_sha, &doc)).await?)
         };
         let mut tx = self.write_tx().await?;
         let key = spec.idempotency_key.as_deref();
-        if let Some(job) = Self::find_by_key(&mut tx, key, &sha, &spec.options_json).await? {
+        if let Some(job) = Self::find_by_key(&mut tx, key, &sha, &spec).await? {
             tx.commit().await?;
             return Ok(SubmitOutcome {
                 job,
                 created: false,
             });
         }
-        // Under the write lock: the blob file and its row appear together.
+        // Under the write lock: the blob file and its row appear together. The intent (`temp`)
+        // lives until this function returns, i.e. past the commit.
         let (blobs, doc, key_sha) = (self.blobs.clone(), document.clone(), sha.clone());
-        let created_blob = blocking(move || match temp {
-            _ if blobs.exists(&key_sha) => Ok(false),
-            Some(t) => blobs.install(t, &key_sha),
-            None => blobs.install(blobs.write_temp(&doc)?, &key_sha),
+        let (created_blob, _intent) = blocking(move || {
+            if blobs.exists(&key_sha) {
+                return Ok((false, temp));
+            }
+            let t = match temp {
+                Some(t) => t,
+                None => blobs.write_temp(&key_sha, &doc)?,
+            };
+            Ok((blobs.install(&t, &key_sha)?, Some(t)))
         })
         .await?;
         let inserted: Result<JobRecord, JobError> = async {

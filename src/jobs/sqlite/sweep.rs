@@ -1,6 +1,8 @@
 //! Retention on SQLite: expired jobs and unreferenced blobs are deleted in one `BEGIN IMMEDIATE`
 //! transaction, blob files unlinked while the write lock is held (see `submit`), plus blob files
-//! without a row (a crash between rename and commit) and stale temp files.
+//! without a row whose submission intent is still in `tmp/` (a crash between link and commit),
+//! then stale temp files. A blob file with neither a row nor an intent is never deleted: the
+//! database lost track of it, and the store refuses to open over it (see `SqliteStore::open`).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -34,20 +36,36 @@ impl SqliteStore {
             .await?;
         let live: HashSet<String> = live.into_iter().map(|(s,)| s).collect();
         let blobs = self.blobs.clone();
-        let removed = blocking(move || {
+        let (removed, unlisted) = blocking(move || {
             let mut n = 0;
             for (sha,) in &dead {
                 n += u64::from(blobs.remove(sha)?);
             }
+            // No submission is between link and commit while we hold the write lock, so a blob
+            // with an intent and no row is an interrupted submission's orphan.
+            let intents = blobs.intents()?;
+            let mut unlisted = 0;
             for sha in blobs.list()? {
-                if !live.contains(&sha) {
+                if live.contains(&sha) {
+                    continue;
+                }
+                if intents.contains(&sha) {
                     n += u64::from(blobs.remove(&sha)?);
+                } else {
+                    unlisted += 1;
                 }
             }
             blobs.clean_temp(TEMP_MAX_AGE)?;
-            Ok(n)
+            Ok((n, unlisted))
         })
         .await?;
+        if unlisted > 0 {
+            tracing::error!(
+                unlisted,
+                "document blobs the job database does not list were left in place (the database \
+                 lost rows it once had; restore it from backup)"
+            );
+        }
         tx.commit().await?;
         Ok(SweepCounts {
             jobs,

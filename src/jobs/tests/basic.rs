@@ -6,7 +6,9 @@ use bytes::Bytes;
 
 use super::harness::{Harness, spec};
 use super::store_test;
-use crate::jobs::{JobError, JobId, JobResult, JobStatus, LeaseLostReason, RenderedOutput};
+use crate::jobs::{
+    JobError, JobId, JobResult, JobSpec, JobStatus, LeaseLostReason, RenderedOutput,
+};
 use crate::render::OutputFormat;
 
 fn json_result(body: &str) -> JobResult {
@@ -84,8 +86,85 @@ async fn idempotency(h: &Harness) {
         .await
         .unwrap_err();
     assert!(matches!(err, JobError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("document differs"), "{err}");
+    // Same key and document, any other field changed: a conflict naming the field.
+    let mut changes: Vec<(&str, JobSpec)> = Vec::new();
+    let key = |mut x: JobSpec| {
+        x.idempotency_key = Some("key-1".into());
+        x
+    };
+    changes.push((
+        "options",
+        key(JobSpec::new("{\"deskew\":false}", spec().formats)),
+    ));
+    changes.push((
+        "formats",
+        key(JobSpec::new(spec().options_json, vec![OutputFormat::Hocr])),
+    ));
+    changes.push((
+        "priority",
+        key(JobSpec {
+            priority: 5,
+            ..spec()
+        }),
+    ));
+    changes.push((
+        "callback_url",
+        key(JobSpec {
+            callback_url: Some("https://example.com/hook".into()),
+            ..spec()
+        }),
+    ));
+    changes.push((
+        "max_attempts",
+        key(JobSpec {
+            max_attempts: Some(99),
+            ..spec()
+        }),
+    ));
+    for (field, changed) in changes {
+        let err = h
+            .store
+            .submit(changed, Bytes::from_static(b"doc"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, JobError::Conflict(_)), "{field}: {err}");
+        assert!(
+            err.to_string().contains(&format!("{field} differs")),
+            "{err}"
+        );
+    }
     assert_eq!(h.store.list(None, 10, None).await.unwrap().jobs.len(), 1);
     assert_eq!(h.blob_count().await, 1);
+    // The key length the OpenAPI document states is the one enforced.
+    let long = |n: usize| JobSpec {
+        idempotency_key: Some("k".repeat(n)),
+        ..spec()
+    };
+    let max = crate::jobs::MAX_IDEMPOTENCY_KEY_LEN;
+    h.store
+        .submit(long(max), Bytes::from_static(b"doc"))
+        .await
+        .unwrap();
+    let err = h
+        .store
+        .submit(long(max + 1), Bytes::from_static(b"doc"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobError::BadRequest(_)), "{err}");
+    let openapi: serde_json::Value =
+        serde_json::from_str(include_str!("../../server/openapi.json")).unwrap();
+    let documented = openapi["paths"]["/v1/jobs"]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .map(|p| p["schema"]["maxLength"].clone());
+    let documented = documented == Some(serde_json::json!(max));
+    assert!(
+        documented,
+        "openapi.json must state maxLength {max} for Idempotency-Key"
+    );
     // Concurrent submissions with one key: one job.
     let mut tasks = Vec::new();
     for _ in 0..8 {

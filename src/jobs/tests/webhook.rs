@@ -79,6 +79,20 @@ async fn allow_list_denies_internal_targets_by_default() {
         "http://[::1]/hook",
         "https://192.168.1.20/hook",
         "http://[::ffff:10.0.0.1]/hook",
+        // Loopback in every IPv6 form: IPv4-compatible, SIIT-translated, local-use NAT64,
+        // well-known NAT64 of an internal address, 6to4, Teredo.
+        "http://[::127.0.0.1]/hook",
+        "http://[::ffff:0:7f00:1]/hook",
+        "http://[64:ff9b:1::7f00:1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://[2002:7f00:1::]/hook",
+        "http://[2002:c0a8:0101::1]/hook",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",
+        // Ports outside 1..=65535.
+        "http://93.184.216.34:0/hook",
+        "http://93.184.216.34:99999/hook",
+        "http://93.184.216.34:65536/hook",
         "http://0.0.0.0/hook",
         "ftp://93.184.216.34/hook",
         "http://user:pw@93.184.216.34/hook",
@@ -86,6 +100,11 @@ async fn allow_list_denies_internal_targets_by_default() {
     ] {
         assert!(refused(&p, url).await, "{url} should be refused");
     }
+    // Public IPv4 reached through NAT64 or 6to4 stays allowed; explicit valid ports work.
+    assert!(p.resolve("http://[64:ff9b::5db8:d822]/hook").await.is_ok());
+    assert!(p.resolve("http://[2002:5db8:d822::1]/hook").await.is_ok());
+    let (target, _) = p.resolve("http://93.184.216.34:65535/hook").await.unwrap();
+    assert_eq!(target.port, 65535);
     let (target, addrs) = p.resolve("https://93.184.216.34/hook").await.unwrap();
     assert_eq!((target.https, target.port), (true, 443));
     assert_eq!(addrs[0].ip(), "93.184.216.34".parse::<IpAddr>().unwrap());

@@ -2,12 +2,16 @@
 //!
 //! By default public addresses are allowed and loopback, private (RFC 1918, CGNAT, ULA),
 //! link-local (incl. the cloud metadata address 169.254.169.254), unspecified, multicast,
-//! broadcast and documentation ranges are denied. The check runs on the addresses the host name
+//! broadcast and documentation ranges are denied, in every IPv6 spelling of them: an IPv4
+//! address embedded in IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4
+//! `2002:aabb:ccdd::`) is judged as that IPv4 address, and the IPv4-compatible (`::a.b.c.d`),
+//! SIIT-translated (`::ffff:0:a.b.c.d`), local NAT64 (`64:ff9b:1::/48`) and Teredo (`2001::/32`)
+//! ranges, which no public webhook receiver uses, are denied whole. The check runs on the addresses the host name
 //! *resolves to*, and delivery then connects to exactly those addresses (no second lookup), so a
 //! DNS answer that changes between check and connect cannot redirect the request. Hosts and
 //! CIDR ranges can be allow-listed (e.g. `127.0.0.1/32` for a loopback test receiver).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::jobs::JobError;
 
@@ -79,21 +83,42 @@ const DENIED: &[&str] = &[
     "203.0.113.0/24",
     "224.0.0.0/4",
     "240.0.0.0/4",
-    "::/128",
-    "::1/128",
-    "64:ff9b::/96",
+    "::/96",
+    "::ffff:0:0:0/96",
+    "64:ff9b:1::/48",
     "100::/64",
+    "2001::/32",
+    "2001:10::/28",
     "2001:db8::/32",
+    "3fff::/20",
     "fc00::/7",
     "fe80::/10",
     "ff00::/8",
 ];
 
-/// Whether `ip` is in a range that is denied by default (private, loopback, link-local, ...).
+/// The IPv4 address a NAT64 (`64:ff9b::/96`) or 6to4 (`2002::/16`) address routes to.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(ip);
+    if bits >> 32 == u128::from(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0)) >> 32 {
+        return Some(Ipv4Addr::from(bits as u32));
+    }
+    if ip.segments()[0] == 0x2002 {
+        return Some(Ipv4Addr::from((bits >> 80) as u32));
+    }
+    None
+}
+
+/// Whether `ip` is in a range that is denied by default (private, loopback, link-local, ...),
+/// directly or through the IPv4 address it embeds.
 pub fn is_internal(ip: IpAddr) -> bool {
-    DENIED
+    let denied = DENIED
         .iter()
-        .any(|n| IpNet::parse(n).expect("valid built-in range").contains(ip))
+        .any(|n| IpNet::parse(n).expect("valid built-in range").contains(ip));
+    denied
+        || match canonical(ip) {
+            IpAddr::V6(v6) => embedded_v4(v6).is_some_and(|v4| is_internal(IpAddr::V4(v4))),
+            IpAddr::V4(_) => false,
+        }
 }
 
 /// A parsed callback URL.
@@ -167,7 +192,26 @@ impl CallbackPolicy {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        let port = auth.port_u16().unwrap_or(if https { 443 } else { 80 });
+        // The port as written: `Authority::port` reads an out-of-range one (99999) as absent.
+        let written = auth.as_str();
+        let port_text = if written.ends_with(']') {
+            None
+        } else {
+            written.rsplit_once(':').map(|(_, p)| p)
+        };
+        let port = match port_text {
+            None => {
+                if https {
+                    443
+                } else {
+                    80
+                }
+            }
+            Some(p) => match p.parse::<u16>() {
+                Ok(0) | Err(_) => return Err(bad("port must be 1..=65535")),
+                Ok(n) => n,
+            },
+        };
         Ok(CallbackTarget {
             https,
             host: host.to_ascii_lowercase(),
