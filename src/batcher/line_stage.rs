@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::health::{Stage, StageHealth};
 use super::page_stage::LineReply;
 use super::queue::QueueReceiver;
 use super::{BatcherConfig, RequestMeta};
@@ -40,6 +41,7 @@ pub(crate) fn run(
     recognizer: Arc<dyn Recognizer>,
     config: BatcherConfig,
     metrics: Arc<Metrics>,
+    health: Arc<StageHealth>,
 ) {
     while let Some(first) = queue.pop_until(None) {
         let fill_deadline = Instant::now() + config.max_queue_delay;
@@ -65,7 +67,7 @@ pub(crate) fn run(
         if batch.is_empty() {
             continue;
         }
-        execute(batch, recognizer.as_ref(), &config, &metrics);
+        execute(batch, recognizer.as_ref(), &config, &metrics, &health);
     }
 }
 
@@ -93,6 +95,7 @@ fn execute(
     recognizer: &dyn Recognizer,
     config: &BatcherConfig,
     metrics: &Metrics,
+    health: &StageHealth,
 ) {
     let requests: HashSet<u64> = batch.iter().map(|t| t.meta.id).collect();
     let mut all: Vec<LineImage> = Vec::new();
@@ -109,7 +112,15 @@ fn execute(
     let _span =
         tracing::debug_span!("line_batch", lines = all.len(), requests = requests.len()).entered();
     let t = Instant::now();
-    let result = recognizer.recognize(&all);
+    // A panic in the recogniser fails this batch's pages, not the stage (the thread lives on).
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| recognizer.recognize(&all)))
+            .unwrap_or_else(|panic| {
+                let why = super::panic_message(&panic);
+                tracing::error!(lines = all.len(), "recognition panicked: {why}");
+                Err(OcrError::Internal(format!("recognition panicked: {why}")))
+            });
+    health.record(Stage::Line, result.is_ok());
     metrics.observe_stage_ms("recognise", t.elapsed().as_secs_f64() * 1000.0);
     metrics.lines_total.inc_by(all.len() as u64);
     // Hand each page its own images back, with its slice of the texts (or the shared error).
@@ -120,6 +131,7 @@ fn execute(
         let images = std::mem::replace(&mut rest, tail);
         let answer = match &mut texts {
             Ok(it) => Ok(it.by_ref().take(n).collect()),
+            Err(OcrError::Internal(m)) => Err(OcrError::Internal(m.clone())),
             Err(e) => Err(OcrError::Backend(format!("recognition failed: {e}"))),
         };
         let _ = task.reply.send((images, answer));

@@ -11,6 +11,7 @@
 //! has gone or whose deadline passed is dropped when dequeued. Admission (how many requests may
 //! be in flight) is the server's job; queues here only bound memory.
 
+pub mod health;
 pub mod line_stage;
 pub mod page_stage;
 pub mod queue;
@@ -98,7 +99,17 @@ pub struct Batcher {
     pages: QueueSender<PageTask>,
     pool: Arc<rayon::ThreadPool>,
     metrics: Arc<Metrics>,
+    health: Arc<health::StageHealth>,
     next_id: AtomicU64,
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 impl Batcher {
@@ -123,6 +134,11 @@ impl Batcher {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(config.page_workers.max(1))
                 .thread_name(|i| format!("ferrocr-page-{i}"))
+                // Page work catches its own panics (page_stage); anything else is logged here
+                // instead of aborting the process.
+                .panic_handler(|p| {
+                    tracing::error!("page pool task panicked: {}", panic_message(&*p))
+                })
                 .build()
                 .map_err(|e| OcrError::Internal(format!("cannot start the CPU pool: {e}")))?,
         );
@@ -140,29 +156,45 @@ impl Batcher {
                 .spawn(f)
                 .map_err(|e| OcrError::Internal(format!("cannot start {name}: {e}")))
         };
+        let health = Arc::new(health::StageHealth::default());
         {
             let (pool, metrics) = (pool.clone(), metrics.clone());
             let reader = recognizer.clone();
+            let health = health.clone();
             spawn(
                 "ferrocr-page-stage",
                 Box::new(move || {
-                    page_stage::run(page_rx, line_tx, pool, config, kernels, reader, metrics)
+                    let ctx = page_stage::StageContext {
+                        pool,
+                        config,
+                        kernels,
+                        recognizer: reader,
+                        metrics,
+                        health,
+                    };
+                    page_stage::run(page_rx, line_tx, ctx)
                 }),
             )?;
         }
         {
-            let metrics = metrics.clone();
+            let (metrics, health) = (metrics.clone(), health.clone());
             spawn(
                 "ferrocr-line-stage",
-                Box::new(move || line_stage::run(line_rx, recognizer, config, metrics)),
+                Box::new(move || line_stage::run(line_rx, recognizer, config, metrics, health)),
             )?;
         }
         Ok(Batcher {
             pages: page_tx,
             pool,
             metrics,
+            health,
             next_id: AtomicU64::new(1),
         })
+    }
+
+    /// The stages failing now (see [`health`]); empty when all are well.
+    pub fn failing_stages(&self) -> Vec<&'static str> {
+        self.health.failing()
     }
 
     /// A new request identity with `priority`, due within `timeout`.
@@ -176,7 +208,8 @@ impl Batcher {
         }
     }
 
-    /// Decode a file on the CPU pool (limits checked from headers first).
+    /// Decode a file on the CPU pool (limits checked from headers first). A decode whose caller
+    /// has gone by the time a thread is free is skipped.
     pub async fn decode(
         &self,
         bytes: bytes::Bytes,
@@ -185,6 +218,10 @@ impl Batcher {
         let (tx, rx) = oneshot::channel();
         let metrics = self.metrics.clone();
         self.pool.spawn(move || {
+            // The caller gave up (deadline, client gone) while this waited for a thread.
+            if tx.is_closed() {
+                return;
+            }
             let t = Instant::now();
             let result = decode(&bytes, &limits);
             metrics.observe_stage_ms("decode", t.elapsed().as_secs_f64() * 1000.0);
@@ -226,9 +263,13 @@ impl Batcher {
                 }
             }
         }
-        let prepared = rx
-            .await
-            .map_err(|_| OcrError::Internal("page stage dropped a page".into()))??;
+        let prepared = rx.await.map_err(|_| {
+            OcrError::Internal(
+                "page analysis failed on this page (the page stage caught a panic; see the \
+                     server log)"
+                    .into(),
+            )
+        })??;
         let t = Instant::now();
         let (images, texts) = prepared
             .lines

@@ -14,6 +14,7 @@ use image::GrayImage;
 use rayon::prelude::*;
 use tokio::sync::oneshot;
 
+use super::health::{Stage, StageHealth};
 use super::line_stage::LineTask;
 use super::queue::{PushError, QueueReceiver, QueueSender};
 use super::{BatcherConfig, RequestMeta};
@@ -63,16 +64,45 @@ pub struct PreparedPageLines {
     pub lines: oneshot::Receiver<LineReply>,
 }
 
-/// Run the page stage's owner loop until every producer is gone.
-pub(crate) fn run(
-    queue: QueueReceiver<PageTask>,
-    lines: QueueSender<LineTask>,
-    pool: Arc<rayon::ThreadPool>,
-    config: BatcherConfig,
-    kernels: Option<Arc<dyn PageKernels>>,
-    recognizer: Arc<dyn Recognizer>,
-    metrics: Arc<Metrics>,
-) {
+/// What the page stage's owner loop works with.
+pub(crate) struct StageContext {
+    /// The CPU pool page batches run on.
+    pub pool: Arc<rayon::ThreadPool>,
+    /// Batch sizes and worker count.
+    pub config: BatcherConfig,
+    /// Whole-page kernels (GPU), if any.
+    pub kernels: Option<Arc<dyn PageKernels>>,
+    /// The recogniser that settles orientation by reading.
+    pub recognizer: Arc<dyn Recognizer>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where each batch reports whether it worked.
+    pub health: Arc<StageHealth>,
+}
+
+/// Gives a pool token back when a batch ends, however it ends (a panic included), so a failed
+/// batch never shrinks the pool's concurrency.
+struct TokenBack(crossbeam_channel::Receiver<()>);
+
+impl Drop for TokenBack {
+    fn drop(&mut self) {
+        let _ = self.0.recv();
+    }
+}
+
+/// Run the page stage's owner loop until every producer is gone. A panic in a batch's page work
+/// is caught: the pages of that batch not yet answered get an `internal` error naming the page
+/// stage (their reply channels close), the panic is logged, the stage's health records a failed
+/// batch, and the loop goes on.
+pub(crate) fn run(queue: QueueReceiver<PageTask>, lines: QueueSender<LineTask>, ctx: StageContext) {
+    let StageContext {
+        pool,
+        config,
+        kernels,
+        recognizer,
+        metrics,
+        health,
+    } = ctx;
     let views = recognizer.reads_views();
     // Tokens bound the number of batches running on the pool at once.
     let (token_tx, token_rx) = crossbeam_channel::bounded::<()>(config.page_workers.max(1));
@@ -102,38 +132,64 @@ pub(crate) fn run(
         if token_tx.send(()).is_err() {
             break;
         }
-        let token_rx = token_rx.clone();
+        let token = TokenBack(token_rx.clone());
         let lines = lines.clone();
         let metrics = metrics.clone();
         let kernels = kernels.clone();
         let recognizer = recognizer.clone();
+        let health = health.clone();
         pool.spawn(move || {
-            let reader = recognizer.as_ref();
-            match kernels {
-                Some(k) => {
-                    let (pages, fell_back) = preprocess_on(k.as_ref(), batch, &metrics);
-                    let laid: Vec<LaidOut> = pages
-                        .into_par_iter()
-                        .filter_map(|(task, page)| lay_out(task, Some(page), reader, &metrics))
-                        .collect();
-                    let k: &dyn PageKernels = if fell_back { &CpuKernels } else { k.as_ref() };
-                    let images = normalize_batch(k, &laid, views);
-                    for (page, images) in laid.into_iter().zip(images) {
-                        queue_lines(page, images, &lines);
-                    }
+            let _token = token;
+            let pages = batch.len();
+            let work = std::panic::AssertUnwindSafe(|| {
+                process_batch(batch, kernels, recognizer.as_ref(), views, &lines, &metrics)
+            });
+            match std::panic::catch_unwind(work) {
+                Ok(()) => health.record(Stage::Page, true),
+                Err(panic) => {
+                    tracing::error!(
+                        pages,
+                        "page analysis panicked: {}",
+                        super::panic_message(&*panic)
+                    );
+                    health.record(Stage::Page, false);
                 }
-                None => batch.into_par_iter().for_each(|task| {
-                    if let Some(page) = lay_out(task, None, reader, &metrics) {
-                        let images = page
-                            .line_boxes()
-                            .map(|b| normalize_page_line(&page.prepared.gray, b, views))
-                            .collect();
-                        queue_lines(page, images, &lines);
-                    }
-                }),
             }
-            let _ = token_rx.recv();
         });
+    }
+}
+
+/// Preprocess, lay out and normalise one batch's pages and queue their lines.
+fn process_batch(
+    batch: Vec<PageTask>,
+    kernels: Option<Arc<dyn PageKernels>>,
+    reader: &dyn Recognizer,
+    views: bool,
+    lines: &QueueSender<LineTask>,
+    metrics: &Metrics,
+) {
+    match kernels {
+        Some(k) => {
+            let (pages, fell_back) = preprocess_on(k.as_ref(), batch, metrics);
+            let laid: Vec<LaidOut> = pages
+                .into_par_iter()
+                .filter_map(|(task, page)| lay_out(task, Some(page), reader, metrics))
+                .collect();
+            let k: &dyn PageKernels = if fell_back { &CpuKernels } else { k.as_ref() };
+            let images = normalize_batch(k, &laid, views);
+            for (page, images) in laid.into_iter().zip(images) {
+                queue_lines(page, images, lines);
+            }
+        }
+        None => batch.into_par_iter().for_each(|task| {
+            if let Some(page) = lay_out(task, None, reader, metrics) {
+                let images = page
+                    .line_boxes()
+                    .map(|b| normalize_page_line(&page.prepared.gray, b, views))
+                    .collect();
+                queue_lines(page, images, lines);
+            }
+        }),
     }
 }
 

@@ -261,3 +261,121 @@ async fn batched_page_kernels_give_the_per_page_result_and_fall_back_on_error() 
         "line normalisation was tried once"
     );
 }
+
+/// Panics on its first `panics` calls, then reads like [`RecordingRecognizer`].
+struct PanickyRecognizer {
+    panics: std::sync::atomic::AtomicUsize,
+    inner: RecordingRecognizer,
+}
+
+impl Recognizer for PanickyRecognizer {
+    fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
+        let left = self.panics.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.panics
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            panic!("injected recognition fault");
+        }
+        self.inner.recognize(lines)
+    }
+
+    fn describe(&self) -> String {
+        "panicky fake".into()
+    }
+}
+
+/// CPU kernels whose `gray` step panics while `armed`.
+struct PanickyKernels {
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl crate::preprocess::PageKernels for PanickyKernels {
+    fn name(&self) -> &'static str {
+        "panicky"
+    }
+    fn gray(&self, images: &[&image::DynamicImage]) -> Result<Vec<image::GrayImage>> {
+        if self.armed.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("injected preprocessing fault");
+        }
+        crate::preprocess::CpuKernels.gray(images)
+    }
+    fn contrast(&self, pages: &[image::GrayImage]) -> Result<Vec<image::GrayImage>> {
+        crate::preprocess::CpuKernels.contrast(pages)
+    }
+    fn binarize(&self, p: &[image::GrayImage], w: u32, k: f32) -> Result<Vec<image::GrayImage>> {
+        crate::preprocess::CpuKernels.binarize(p, w, k)
+    }
+    fn rotate(&self, p: &[image::GrayImage], d: &[f32], f: u8) -> Result<Vec<image::GrayImage>> {
+        crate::preprocess::CpuKernels.rotate(p, d, f)
+    }
+    fn lines(
+        &self,
+        pages: &[&image::GrayImage],
+        lines: &[(usize, crate::geometry::BBox)],
+        views: bool,
+    ) -> Result<Vec<LineImage>> {
+        crate::preprocess::CpuKernels.lines(pages, lines, views)
+    }
+}
+
+async fn one_page(b: &Batcher) -> Result<Document> {
+    let mut options = EngineOptions::default();
+    options.preprocess.detect_orientation = false;
+    let meta = b.request(Priority::Interactive, Some(Duration::from_secs(30)));
+    b.process_document(sample(), Arc::new(options), &meta, None)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recognition_panic_fails_its_pages_and_the_stage_lives_on() {
+    let rec = Arc::new(PanickyRecognizer {
+        panics: std::sync::atomic::AtomicUsize::new(health::FAILING_AFTER as usize),
+        inner: RecordingRecognizer {
+            batches: Mutex::new(Vec::new()),
+            delay: Duration::ZERO,
+        },
+    });
+    let b = Batcher::start(rec, BatcherConfig::default(), Arc::new(Metrics::new())).unwrap();
+    for _ in 0..health::FAILING_AFTER {
+        let err = one_page(&b).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Internal, "{err}");
+        assert!(err.to_string().contains("recognition panicked"), "{err}");
+    }
+    // Failing persistently: the health watch says so.
+    assert_eq!(b.failing_stages(), vec!["line"]);
+    // The fault is gone: the same stage thread serves again and the watch recovers.
+    let doc = one_page(&b).await.unwrap();
+    assert!(doc.pages[0].blocks[0].lines[0].text.starts_with('w'));
+    assert!(b.failing_stages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_analysis_panic_fails_its_page_and_the_pool_lives_on() {
+    let rec = Arc::new(RecordingRecognizer {
+        batches: Mutex::new(Vec::new()),
+        delay: Duration::ZERO,
+    });
+    let kernels = Arc::new(PanickyKernels {
+        armed: std::sync::atomic::AtomicBool::new(true),
+    });
+    let config = BatcherConfig {
+        page_workers: 1,
+        ..BatcherConfig::default()
+    };
+    let b =
+        Batcher::start_with_kernels(rec, Some(kernels.clone()), config, Arc::new(Metrics::new()))
+            .unwrap();
+    // More faults than pool workers: a lost token would stall the stage here.
+    for _ in 0..health::FAILING_AFTER + 1 {
+        let err = one_page(&b).await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Internal, "{err}");
+        assert!(err.to_string().contains("page"), "{err}");
+    }
+    assert_eq!(b.failing_stages(), vec!["page"]);
+    kernels
+        .armed
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let doc = one_page(&b).await.unwrap();
+    assert!(!doc.pages[0].blocks.is_empty());
+    assert!(b.failing_stages().is_empty());
+}
