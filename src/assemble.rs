@@ -169,11 +169,17 @@ pub fn assemble_page(ctx: PageContext<'_>, images: &[LineImage], texts: &[LineTe
         .iter()
         .flat_map(|b| b.lines.iter())
         .flat_map(|l| l.words.iter());
-    let confidence = weighted_confidence(all_words);
-    let needs_review = blocks
+    let mut confidence = weighted_confidence(all_words);
+    let mut needs_review = blocks
         .iter()
         .flat_map(|b| b.lines.iter())
         .any(|l| l.needs_review);
+    // Ink the layout took for text, and nothing read from it: not a confident blank page.
+    let found_lines = ctx.layout.blocks.iter().any(|b| !b.lines.is_empty());
+    if found_lines && blocks.is_empty() {
+        confidence = 0.0;
+        needs_review = true;
+    }
     let mut timings = ctx.timings;
     timings.assemble_ms = t0.elapsed().as_secs_f64() * 1000.0;
     Page {
@@ -248,5 +254,50 @@ mod tests {
             assert!(w.bbox.x1 <= 48 && w.bbox.y1 <= 32);
         }
         assert!((line.confidence - 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn inked_page_read_as_nothing_is_flagged_not_confident() {
+        use crate::layout::{LayoutBlock, LayoutLine, PageLayout};
+        let id = PageTransform {
+            original_width: 200,
+            original_height: 80,
+            rotation: 0,
+            skew_degrees: 0.0,
+            scale: 1.0,
+            width: 200,
+            height: 80,
+        };
+        let bbox = BBox::new(10, 20, 190, 60);
+        let inked = PageLayout {
+            blocks: vec![LayoutBlock {
+                bbox,
+                lines: vec![LayoutLine {
+                    bbox,
+                    words: vec![bbox],
+                    char_height: 30.0,
+                }],
+            }],
+            char_height: 30.0,
+        };
+        let ctx = |layout| PageContext {
+            index: 0,
+            dpi: None,
+            transform: &id,
+            layout,
+            review_threshold: 0.6,
+            timings: StageTimings::default(),
+        };
+        let img = LineImage::from_pixels(48, vec![0.0; 32 * 48]);
+        let page = assemble_page(ctx(&inked), std::slice::from_ref(&img), &[text("", 0.9)]);
+        assert!(page.blocks.is_empty());
+        assert_eq!((page.confidence, page.needs_review), (0.0, true));
+        // A blank page (no text lines found) stays confident.
+        let blank = PageLayout::default();
+        let page = assemble_page(ctx(&blank), &[], &[]);
+        assert_eq!((page.confidence, page.needs_review), (1.0, false));
+        // A line read normally keeps the word-based figures.
+        let page = assemble_page(ctx(&inked), &[img], &[text("ok", 0.9)]);
+        assert!((page.confidence - 0.81).abs() < 1e-6 && !page.needs_review);
     }
 }

@@ -97,9 +97,10 @@ pub struct Page {
     pub rotation: u32,
     /// Estimated skew angle in degrees that was corrected (positive = counter-clockwise text).
     pub skew_degrees: f32,
-    /// Char-weighted mean of the page's word confidences (1.0 for a page without text).
+    /// Char-weighted mean of the page's word confidences: 1.0 for a blank page (no text lines
+    /// found), 0.0 for a page whose text lines all read as nothing.
     pub confidence: f32,
-    /// True when any line on the page needs review.
+    /// True when any line on the page needs review, or text lines were found and none read.
     pub needs_review: bool,
     /// Blocks in reading order.
     pub blocks: Vec<Block>,

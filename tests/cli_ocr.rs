@@ -312,3 +312,52 @@ fn bad_parameters_are_refused_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.png"));
 }
+
+/// A page that is one line of large print (a line crop, a label: glyphs over an eighth of the
+/// page height) is read, not taken for a blank page; its confidence says it was read.
+#[test]
+fn a_single_line_of_large_print_is_read() {
+    let font_path = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    let Ok(bytes) = std::fs::read(font_path) else {
+        ferrocr::prerequisite::missing(&format!("{font_path} (fonts-dejavu-core)"));
+        return;
+    };
+    let font = ab_glyph::FontVec::try_from_vec(bytes).expect("DejaVu Sans parses");
+    let dir = tempfile::tempdir().unwrap();
+    for (height, size) in [(80u32, 40.0f32), (80, 70.0)] {
+        let mut img = image::GrayImage::from_pixel(640, height, image::Luma([255]));
+        let y = ((height as f32 - size) / 2.0).max(0.0) as i32;
+        imageproc::drawing::draw_text_mut(
+            &mut img,
+            image::Luma([0]),
+            12,
+            y,
+            size,
+            &font,
+            "Hello world 123",
+        );
+        let path = dir.path().join(format!("line-{size}.png"));
+        img.save(&path).unwrap();
+        let out = run(&["--format", "json"], &[&path]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let page = &v["document"]["pages"][0];
+        let text: Vec<&str> = page["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["lines"].as_array().unwrap().iter())
+            .map(|l| l["text"].as_str().unwrap())
+            .collect();
+        let text = text.join(" ");
+        assert!(
+            text.to_lowercase().contains("hello world"),
+            "size {size}: {text:?}"
+        );
+        assert_eq!(page["rotation"].as_u64(), Some(0), "size {size}");
+    }
+}

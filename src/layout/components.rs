@@ -243,16 +243,25 @@ pub fn connected_components(binary: &GrayImage) -> Vec<Component> {
 /// a long rule does not dominate): specks and dots weigh little however many there are. The
 /// median is then taken over the components between 0.4x and 2.5x that value, so i-dots,
 /// punctuation and leaders do not drag it down and large headings do not drag it up.
+///
+/// A page with no component under an eighth of its height (a single line of large print: a
+/// line crop, a label, a banner) takes its glyphs from the components up to 9/10 of its height
+/// instead, rather than reporting no text.
 pub fn estimate_text_height(comps: &[Component], page_height: u32) -> f32 {
-    let max_h = (page_height / 8).max(4);
-    let mut weighted: Vec<(u32, u64)> = comps
-        .iter()
-        .filter(|c| c.height() >= 3 && c.height() <= max_h)
-        .map(|c| {
-            let h = c.height();
-            (h, (c.pixels as u64).min(h as u64 * h as u64))
-        })
-        .collect();
+    let candidates = |max_h: u32| -> Vec<(u32, u64)> {
+        comps
+            .iter()
+            .filter(|c| c.height() >= 3 && c.height() <= max_h)
+            .map(|c| {
+                let h = c.height();
+                (h, (c.pixels as u64).min(h as u64 * h as u64))
+            })
+            .collect()
+    };
+    let mut weighted = candidates((page_height / 8).max(4));
+    if weighted.is_empty() {
+        weighted = candidates(page_height * 9 / 10);
+    }
     if weighted.is_empty() {
         return 0.0;
     }
