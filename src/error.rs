@@ -39,6 +39,8 @@ pub enum ErrorKind {
     Conflict,
     /// The service is shutting down or not ready.
     Unavailable,
+    /// The client sent its request body too slowly (below the minimum upload rate).
+    SlowClient,
 }
 
 impl ErrorKind {
@@ -60,6 +62,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::SlowClient => "request_timeout",
         }
     }
 }
@@ -155,6 +158,21 @@ pub enum OcrError {
     /// The service is shutting down or not ready to take work.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The request body arrived slower than the server's minimum upload rate.
+    #[error(
+        "request body too slow: {received} bytes in {elapsed_ms} ms (the server needs at least \
+         {min_rate} bytes/s after the first {grace_ms} ms)"
+    )]
+    SlowUpload {
+        /// Bytes received before the server gave up.
+        received: u64,
+        /// Time spent waiting for them, ms.
+        elapsed_ms: u64,
+        /// The minimum rate, bytes per second.
+        min_rate: u64,
+        /// The grace period before the rate applies, ms.
+        grace_ms: u64,
+    },
 }
 
 impl OcrError {
@@ -178,6 +196,7 @@ impl OcrError {
             OcrError::NotFound(_) => ErrorKind::NotFound,
             OcrError::Conflict(_) => ErrorKind::Conflict,
             OcrError::Unavailable(_) => ErrorKind::Unavailable,
+            OcrError::SlowUpload { .. } => ErrorKind::SlowClient,
         }
     }
 

@@ -8,6 +8,9 @@ fn main() -> std::process::ExitCode {
     {
         bound_allocator_retention();
     }
+    if matches!(command.as_deref(), Some("serve" | "worker")) {
+        raise_fd_limit();
+    }
     ferrocr::cli::main()
 }
 
@@ -26,5 +29,23 @@ fn bound_allocator_retention() {
     // other thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Raise the soft file-descriptor limit to the hard one, as servers do: each client connection
+/// is a descriptor, and running out makes `accept` fail for everyone (health checks included).
+/// The server then keeps its connections below the limit (`max_connections`).
+fn raise_fd_limit() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
     }
 }

@@ -144,6 +144,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // Tests and scripts read this line to find an ephemeral port.
         println!("ferrocr: listening on {scheme}://{addr}");
         tracing::info!(%addr, tls, workers = config.workers, "listening");
+        crate::server::trim::spawn_idle_trim(state.metrics.clone());
         let app = router(state.clone());
         listen::serve(state, app, listener, listen::shutdown_signal()).await?;
         background

@@ -27,6 +27,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("start-up panicked")??;
         let background = worker::start(jobs.clone(), state.batcher.clone(), &config, metrics);
+        crate::server::trim::spawn_idle_trim(state.metrics.clone());
         println!("ferrocr: worker running ({} workers)", config.workers);
         listen::shutdown_signal().await;
         background

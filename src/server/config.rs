@@ -40,8 +40,29 @@ pub struct ServeConfig {
     pub queue_capacity: usize,
     /// Most requests in flight per client (API key, else IP address); beyond, 429. 0 = off.
     pub max_in_flight_per_client: usize,
-    /// `Retry-After` seconds sent with 503 and 429.
+    /// `Retry-After` seconds sent with 503 and 429 when no better estimate exists.
     pub retry_after_s: u64,
+    /// Longest a synchronous request is expected to wait for its turn, ms: once the server's
+    /// completion rate is measured, no more requests are admitted than it finishes in this time
+    /// (or in 0.8 x the request's deadline, if shorter).
+    pub max_queue_wait_ms: u64,
+    /// Request-body bytes buffered at once across all requests; a body that does not fit gets
+    /// 503 + `Retry-After`.
+    pub max_buffered_body_bytes: usize,
+    /// After `upload_grace_ms`, a request body must arrive at this average rate, bytes/s, or is
+    /// cut off with 408 (0 = no minimum).
+    pub min_upload_bytes_per_s: u64,
+    /// Time before `min_upload_bytes_per_s` applies, ms.
+    pub upload_grace_ms: u64,
+    /// A 503/429 refusal is answered after this long (at most its `Retry-After`), ms, so a
+    /// client that ignores `Retry-After` and retries at once is slowed to its pace instead of
+    /// spinning the server's cores on refusals (0 = answer at once).
+    pub refusal_delay_ms: u64,
+    /// `POST /v1/jobs` submissions being checked (read, decoded, stored) at once; beyond, 503.
+    pub max_job_submissions: usize,
+    /// Most open client connections (0 = derived from the file-descriptor limit, which is
+    /// raised to its hard maximum at start); beyond, new connections wait to be accepted.
+    pub max_connections: usize,
     /// Line stage: most lines per recognition batch.
     pub max_batch_lines: usize,
     /// Line stage: most padded input pixels per recognition batch.
@@ -113,6 +134,13 @@ impl Default for ServeConfig {
             queue_capacity: 256,
             max_in_flight_per_client: 0,
             retry_after_s: 1,
+            max_queue_wait_ms: 10_000,
+            max_buffered_body_bytes: 512 << 20,
+            min_upload_bytes_per_s: 16 << 10,
+            upload_grace_ms: 10_000,
+            refusal_delay_ms: 1000,
+            max_job_submissions: 16,
+            max_connections: 0,
             max_batch_lines: batch.max_batch_lines,
             max_batch_pixels: batch.max_batch_pixels,
             max_queue_delay_ms: batch.max_queue_delay.as_millis() as u64,
@@ -228,6 +256,8 @@ impl ServeConfig {
             ("max_batch_pages", self.max_batch_pages),
             ("max_body_bytes", self.max_body_bytes),
             ("max_pages", self.max_pages),
+            ("max_buffered_body_bytes", self.max_buffered_body_bytes),
+            ("max_job_submissions", self.max_job_submissions),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -259,6 +289,26 @@ impl ServeConfig {
                 self.page_workers
             },
             stage_queue_capacity: d.stage_queue_capacity,
+        }
+    }
+
+    /// The rules every request body is read under.
+    pub fn upload_rules(&self) -> crate::server::upload::UploadRules {
+        crate::server::upload::UploadRules {
+            max_bytes: self.max_body_bytes,
+            min_rate: self.min_upload_bytes_per_s,
+            grace: Duration::from_millis(self.upload_grace_ms),
+            refusal_delay: Duration::from_millis(self.refusal_delay_ms),
+        }
+    }
+
+    /// The admission gate's knobs.
+    pub fn admission(&self) -> crate::server::admission::AdmissionConfig {
+        crate::server::admission::AdmissionConfig {
+            capacity: self.queue_capacity,
+            per_client: self.max_in_flight_per_client,
+            retry_after_s: self.retry_after_s,
+            max_queue_wait: Duration::from_millis(self.max_queue_wait_ms),
         }
     }
 

@@ -21,6 +21,7 @@ pub fn status_for(kind: ErrorKind) -> StatusCode {
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Overloaded | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::SlowClient => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Model | ErrorKind::Backend | ErrorKind::Io | ErrorKind::Internal => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -110,6 +111,7 @@ mod tests {
             NotFound,
             Conflict,
             Unavailable,
+            SlowClient,
         ] {
             let s = status_for(k);
             assert!(s.is_client_error() || s.is_server_error(), "{k:?}");

@@ -3,7 +3,9 @@
 //!
 //! A submission is checked completely before anything is stored: parameters, the callback URL
 //! against the allow-list, and the document itself (decoded once on the CPU pool under the
-//! server's limits), so bad input gets a 4xx and leaves nothing half-written.
+//! server's limits), so bad input gets a 4xx and leaves nothing half-written. The body is read
+//! under the upload rules ([`super::upload`]); at most `max_job_submissions` are checked at once
+//! (beyond: 503 + `Retry-After`, refused before the body is read).
 
 use std::sync::Arc;
 
@@ -17,7 +19,8 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::ocr::{OcrQuery, query_error, read_uploads};
+use super::ocr::{OcrQuery, query_error};
+use super::upload::{read_uploads, refuse};
 use crate::error::OcrError;
 use crate::jobs::{JobError, JobId, JobRecord, JobSpec, JobStatus, format_name, parse_format};
 use crate::render::OutputFormat;
@@ -145,7 +148,23 @@ pub async fn submit(
             .await
             .map_err(|e| ApiError::bad_param("callback_url", e.to_string()))?;
     }
-    let mut uploads = read_uploads(req, state.config.max_body_bytes).await?;
+    // Refuse before reading anything when every submission slot is taken; the slot itself is
+    // taken once the body is in, so a slow upload never holds one.
+    let busy = || OcrError::Overloaded {
+        what: "job submissions being checked".into(),
+        retry_after_s: state.config.retry_after_s,
+    };
+    if state.job_submissions.available_permits() == 0 {
+        let delay = std::time::Duration::from_millis(state.config.refusal_delay_ms);
+        return Err(refuse(req, busy(), delay).await);
+    }
+    let (mut uploads, _body_bytes) =
+        read_uploads(req, state.config.upload_rules(), &state.bodies).await?;
+    let _slot = state
+        .job_submissions
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError(busy()))?;
     if uploads.len() != 1 {
         return Err(ApiError::bad_param(
             "body",

@@ -2,6 +2,11 @@
 //! `http/1.1`) on one port through hyper-util's auto connection builder, with the HTTP/2 limits
 //! from the settings, and graceful shutdown: on the signal the listener closes, readiness turns
 //! false, open connections finish their in-flight requests within `shutdown_grace_ms`.
+//!
+//! Open connections are capped ([`connection_limit`]) below the file-descriptor limit: at the
+//! cap the loop stops accepting (new clients wait in the listen backlog) instead of running the
+//! process out of descriptors, where `accept` fails for everyone and the database, the model
+//! files and health checks go with it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -61,6 +66,33 @@ fn connection_builder(config: &ServeConfig) -> Builder<TokioExecutor> {
     b
 }
 
+/// Descriptors kept free of client connections (database, blobs, model, logs, listener).
+const FD_RESERVE: usize = 256;
+
+/// The most open client connections: `max_connections`, or else the process's file-descriptor
+/// limit less [`FD_RESERVE`] (at least 64).
+pub fn connection_limit(config: &ServeConfig) -> usize {
+    if config.max_connections > 0 {
+        return config.max_connections;
+    }
+    fd_limit().map_or(4096, |n| n.saturating_sub(FD_RESERVE).max(64))
+}
+
+fn fd_limit() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct passed by pointer.
+        let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+        ok.then(|| usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
 /// Serve `app` on `listener` until `shutdown` resolves, then drain.
 pub async fn serve(
     state: Arc<AppState>,
@@ -71,8 +103,15 @@ pub async fn serve(
     let tls = tls_acceptor(&state.config)?;
     let builder = connection_builder(&state.config);
     let graceful = GracefulShutdown::new();
+    let limit = connection_limit(&state.config);
+    let connections = Arc::new(tokio::sync::Semaphore::new(limit));
+    tracing::info!(max_connections = limit, "accepting connections");
     tokio::pin!(shutdown);
     loop {
+        let seat = tokio::select! {
+            seat = connections.clone().acquire_owned() => seat.expect("never closed"),
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -95,6 +134,7 @@ pub async fn serve(
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
+            let _seat = seat;
             let result = match tls {
                 None => {
                     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);

@@ -1,9 +1,10 @@
 //! `ferrocr serve`: the HTTP API (HTTP/1.1 and HTTP/2 on one port, TLS optional) in front of the
 //! dynamic batcher, with admission control, metrics, tracing and graceful shutdown.
 //!
-//! Rooms: [`config`] (settings), [`admission`] (503/429 gate), [`middleware`] (request id,
-//! metrics, auth), [`ocr`] (`/v1/ocr`), [`ops`] (health, readiness, metrics, OpenAPI),
-//! [`listen`] (accept loop, TLS, shutdown), [`error`] (the one error → status mapping).
+//! Rooms: [`config`] (settings), [`admission`] (503/429 gate), [`upload`] (request bodies:
+//! size, pace, memory budget), [`middleware`] (request id, metrics, auth), [`ocr`] (`/v1/ocr`),
+//! [`jobs`] (`/v1/jobs`), [`ops`] (health, readiness, metrics, OpenAPI), [`listen`] (accept
+//! loop, connection limit, TLS, shutdown), [`error`] (the one error → status mapping).
 
 pub mod admission;
 pub mod config;
@@ -14,6 +15,8 @@ pub mod middleware;
 pub mod ocr;
 pub mod openapi;
 pub mod ops;
+pub mod trim;
+pub mod upload;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +47,10 @@ pub struct AppState {
     pub batcher: Arc<Batcher>,
     /// The admission gate of synchronous requests.
     pub admission: Admission,
+    /// The memory budget of buffered request bodies.
+    pub bodies: Arc<upload::BodyBudget>,
+    /// `POST /v1/jobs` submissions being checked at once.
+    pub job_submissions: Arc<tokio::sync::Semaphore>,
     /// Every exported metric.
     pub metrics: Arc<Metrics>,
     /// SHA-256 digests of the accepted API keys (empty: no authentication).
@@ -117,12 +124,9 @@ pub fn build_state(
         .map(|k| middleware::key_digest(k))
         .collect();
     let state = Arc::new(AppState {
-        admission: Admission::new(
-            config.queue_capacity,
-            config.max_in_flight_per_client,
-            config.retry_after_s,
-            metrics.clone(),
-        ),
+        admission: Admission::new(config.admission(), metrics.clone()),
+        bodies: Arc::new(upload::BodyBudget::new(config.max_buffered_body_bytes)),
+        job_submissions: Arc::new(tokio::sync::Semaphore::new(config.max_job_submissions)),
         config,
         engine_options,
         batcher,

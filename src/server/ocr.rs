@@ -1,6 +1,7 @@
 //! `POST /v1/ocr`: one document as the raw body (with its Content-Type), or one or more files as
-//! multipart/form-data; the query selects the output format and pipeline options. Admission is
-//! decided before the body is read, so an overloaded server refuses cheaply.
+//! multipart/form-data; the query selects the output format and pipeline options. An overloaded
+//! server refuses before the body is read (cheaply); the admission slot itself is taken once the
+//! body is in ([`super::upload`]), so a slow upload never holds one.
 //!
 //! One file: the body is the rendering in `format` with its content type. Several files: a JSON
 //! object `{"documents":[{"filename", "format", "result"}]}` where `result` is the JSON document
@@ -10,16 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Query, Request, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
 use super::middleware::{ClientAddr, bearer};
+use super::upload::{read_uploads, refuse};
 use crate::batcher::Priority;
 use crate::document::Document;
 use crate::engine::EngineOptions;
@@ -92,9 +93,11 @@ pub fn query_error(e: QueryRejection) -> ApiError {
     ApiError::bad_param("query", e.body_text())
 }
 
-/// The admission key of a request: its API key when it has one, else the peer's IP address.
-pub fn client_key(req: &Request) -> String {
-    if let Some(k) = bearer(req) {
+/// The admission key of a request: its API key when keys are checked (`verified`: the
+/// `require_key` layer has already refused unknown keys), else the peer's IP address. With
+/// authentication off a bearer value is anything a client makes up, so it never names the client.
+pub fn client_key(req: &Request, verified: bool) -> String {
+    if verified && let Some(k) = bearer(req) {
         return format!(
             "key:{}",
             hex::encode(&super::middleware::key_digest(k)[..8])
@@ -104,128 +107,6 @@ pub fn client_key(req: &Request) -> String {
         .get::<ClientAddr>()
         .map(|a| format!("ip:{}", a.0.ip()))
         .unwrap_or_else(|| "ip:unknown".into())
-}
-
-/// One uploaded document.
-pub struct Upload {
-    /// The client's file name, if given.
-    pub filename: Option<String>,
-    /// The bytes.
-    pub bytes: Bytes,
-}
-
-const ACCEPTED_TYPES: &[&str] = &[
-    "image/",
-    "application/pdf",
-    "application/octet-stream",
-    "application/x-pdf",
-];
-
-fn content_type(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_ascii_lowercase())
-}
-
-/// Read the documents of a request body: multipart files or one raw document.
-pub async fn read_uploads(req: Request, max_body: usize) -> Result<Vec<Upload>, ApiError> {
-    if let Some(len) = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > max_body as u64
-    {
-        return Err(too_large(len, max_body));
-    }
-    let ctype = content_type(req.headers());
-    match ctype.as_deref() {
-        Some(ct) if ct.starts_with("multipart/form-data") => read_multipart(req).await,
-        Some(ct) if ACCEPTED_TYPES.iter().any(|a| ct.starts_with(a)) => {
-            let bytes = axum::body::to_bytes(req.into_body(), max_body)
-                .await
-                .map_err(|e| body_error(e, max_body))?;
-            Ok(vec![Upload {
-                filename: None,
-                bytes,
-            }])
-        }
-        Some(ct) => Err(ApiError(OcrError::Unsupported {
-            format: "Content-Type",
-            detail: format!(
-                "{ct} is not accepted; send image/*, application/pdf, application/octet-stream \
-                 or multipart/form-data"
-            ),
-        })),
-        None => Err(ApiError(OcrError::Unsupported {
-            format: "Content-Type",
-            detail: "missing; send image/*, application/pdf, application/octet-stream or \
-                     multipart/form-data"
-                .into(),
-        })),
-    }
-}
-
-fn too_large(actual: u64, max: usize) -> ApiError {
-    ApiError(OcrError::LimitExceeded {
-        what: "request body bytes",
-        actual,
-        limit: max as u64,
-    })
-}
-
-fn body_error(e: axum::Error, max_body: usize) -> ApiError {
-    let text = e.to_string();
-    let source_is_limit =
-        std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-    if source_is_limit || text.contains("length limit") {
-        too_large(max_body as u64 + 1, max_body)
-    } else {
-        ApiError::bad_input(format!("cannot read the body: {text}"))
-    }
-}
-
-async fn read_multipart(req: Request) -> Result<Vec<Upload>, ApiError> {
-    let mut mp = Multipart::from_request(req, &())
-        .await
-        .map_err(|e| ApiError::bad_input(format!("malformed multipart: {}", e.body_text())))?;
-    let mut uploads = Vec::new();
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => return Err(multipart_error(e)),
-        };
-        let filename = field.file_name().map(String::from);
-        let is_file = filename.is_some()
-            || field
-                .content_type()
-                .is_some_and(|c| ACCEPTED_TYPES.iter().any(|a| c.starts_with(a)));
-        if !is_file {
-            continue;
-        }
-        let bytes = field.bytes().await.map_err(multipart_error)?;
-        uploads.push(Upload { filename, bytes });
-    }
-    if uploads.is_empty() {
-        return Err(ApiError::bad_input(
-            "multipart body holds no file (send parts with a filename)",
-        ));
-    }
-    Ok(uploads)
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError(OcrError::LimitExceeded {
-            what: "request body bytes",
-            actual: 0,
-            limit: 0,
-        })
-    } else {
-        ApiError::bad_input(format!("malformed multipart: {}", e.body_text()))
-    }
 }
 
 /// Render documents as the response body (see the module docs).
@@ -261,7 +142,8 @@ fn respond_body(docs: Vec<(Option<String>, Document)>, format: OutputFormat) -> 
     axum::Json(json!({ "documents": documents })).into_response()
 }
 
-/// The `/v1/ocr` handler.
+/// The `/v1/ocr` handler: admission pre-check (refuse before reading anything), the body read
+/// under the upload rules, then the admission slot and the work.
 pub async fn ocr(
     State(state): State<Arc<AppState>>,
     query: Result<Query<OcrQuery>, QueryRejection>,
@@ -271,10 +153,17 @@ pub async fn ocr(
     let options = Arc::new(query.engine_options(&state.engine_options)?);
     let timeout = query.timeout(state.config.request_timeout_ms)?;
     let format = query.format.unwrap_or(OutputFormat::Json);
-    let _permit = state.admission.admit(&client_key(&req))?;
+    let client = client_key(&req, !state.api_key_digests.is_empty());
+    if let Err(e) = state.admission.check(&client, timeout) {
+        let delay = Duration::from_millis(state.config.refusal_delay_ms);
+        return Err(refuse(req, e, delay).await);
+    }
     let meta = state.batcher.request(Priority::Interactive, Some(timeout));
     let work = async {
-        let uploads = read_uploads(req, state.config.max_body_bytes).await?;
+        let (uploads, _body_bytes) =
+            read_uploads(req, state.config.upload_rules(), &state.bodies).await?;
+        let left = timeout.saturating_sub(meta.started.elapsed());
+        let permit = state.admission.admit(&client, left)?;
         let mut docs = Vec::with_capacity(uploads.len());
         for up in uploads {
             let doc = state
@@ -290,6 +179,7 @@ pub async fn ocr(
                 })?;
             docs.push((up.filename, doc));
         }
+        permit.completed();
         let t = std::time::Instant::now();
         let resp = respond(docs, format);
         state
@@ -300,5 +190,34 @@ pub async fn ocr(
     match tokio::time::timeout(timeout, work).await {
         Ok(r) => r,
         Err(_) => Err(ApiError(meta.deadline_error())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(bearer: Option<&str>) -> Request {
+        let mut b = Request::builder().uri("/v1/ocr");
+        if let Some(t) = bearer {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let mut req = b.body(axum::body::Body::empty()).unwrap();
+        req.extensions_mut()
+            .insert(ClientAddr("10.1.2.3:4567".parse().unwrap()));
+        req
+    }
+
+    #[test]
+    fn made_up_bearer_values_do_not_name_a_client() {
+        // Authentication off: whatever token a client sends, it is its address that counts.
+        for token in ["a", "b", "anything"] {
+            assert_eq!(client_key(&request(Some(token)), false), "ip:10.1.2.3");
+        }
+        assert_eq!(client_key(&request(None), false), "ip:10.1.2.3");
+        // Keys checked by the auth layer: each key is its own client.
+        let a = client_key(&request(Some("a")), true);
+        let b = client_key(&request(Some("b")), true);
+        assert!(a.starts_with("key:") && b.starts_with("key:") && a != b);
     }
 }

@@ -16,8 +16,9 @@ pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-/// `GET /readyz`: the model is warm, the backend is up, the job store answers and the server is
-/// not shutting down. 503 with the failing checks otherwise.
+/// `GET /readyz`: the model is warm, no batcher stage keeps failing (health watch), the job
+/// store answers, the server is not shutting down and not saturated (its admission limit reached, or its upload memory
+/// budget spent: new work would be refused). 503 with the failing checks otherwise.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let warm = state.warm.load(Ordering::Acquire);
     let draining = state.draining.load(Ordering::Acquire);
@@ -26,11 +27,24 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         None => None,
     };
     let store_ok = store.as_ref().is_none_or(|r| r.is_ok());
-    let ready = warm && !draining && store_ok;
+    let timeout = std::time::Duration::from_millis(state.config.request_timeout_ms);
+    let in_flight = state.admission.in_flight();
+    let limit = state.admission.current_limit(timeout);
+    let queue_full = in_flight >= limit as i64;
+    let uploads_full = state.bodies.available() == 0;
+    let saturated = queue_full || uploads_full;
+    let failing = state.batcher.failing_stages();
+    let ready = warm && !draining && store_ok && !saturated && failing.is_empty();
     let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
+        "status": if ready { "ready" } else if saturated { "saturated" } else { "not_ready" },
         "model_warm": warm,
         "draining": draining,
+        "saturated": saturated,
+        "failing_stages": failing,
+        "in_flight": in_flight,
+        "admission_limit": limit,
+        "measured_requests_per_s": state.admission.measured_rate(),
+        "body_bytes_buffered": state.bodies.total() - state.bodies.available(),
         "backend": state.backend,
         "adapter": state.adapter,
         "model": state.model,
