@@ -202,7 +202,24 @@ impl Metrics {
             registry,
         };
         m.register_all();
+        m.touch_known_series();
         m
+    }
+
+    /// Create every documented labelled series of the counters at 0, so dashboards and alerts
+    /// see them from the first scrape instead of only after the first event.
+    fn touch_known_series(&self) {
+        for reason in ["queue_full", "deadline", "cold", "client_limit"] {
+            self.rejected_total.with_label_values(&[reason]);
+        }
+        for stage in ["page", "line"] {
+            for reason in ["client_gone", "deadline"] {
+                self.dropped_total.with_label_values(&[stage, reason]);
+            }
+        }
+        for outcome in ["delivered", "retry", "gave_up"] {
+            self.webhook_deliveries_total.with_label_values(&[outcome]);
+        }
     }
 
     fn register_all(&self) {
@@ -296,5 +313,21 @@ mod tests {
         assert!(text.contains("ferrocr_batch_size_sum{stage=\"line\"} 10"));
         assert!(text.contains("ferrocr_inferences_total{stage=\"line\"} 10"));
         assert!(text.contains("ferrocr_batch_executions_total{stage=\"line\"} 1"));
+    }
+
+    #[test]
+    fn documented_counters_exist_at_zero_from_the_start() {
+        let text = Metrics::new().render();
+        for series in [
+            "ferrocr_rejected_total{reason=\"deadline\"} 0",
+            "ferrocr_rejected_total{reason=\"queue_full\"} 0",
+            "ferrocr_rejected_total{reason=\"cold\"} 0",
+            "ferrocr_rejected_total{reason=\"client_limit\"} 0",
+            "ferrocr_dropped_total{reason=\"client_gone\",stage=\"page\"} 0",
+            "ferrocr_dropped_total{reason=\"deadline\",stage=\"line\"} 0",
+            "ferrocr_webhook_deliveries_total{outcome=\"gave_up\"} 0",
+        ] {
+            assert!(text.contains(series), "missing {series}");
+        }
     }
 }
