@@ -52,7 +52,9 @@ echo "capacity C = $cap pages/s (HTTP/2, concurrency 8); idle RSS $idle MB"
 
 rows=()
 for proto in h2 h1; do
-  flags=(--concurrency 320 --duration "$duration")
+  # Clients that ignore Retry-After and retry at once (the hostile case; `ferrocr load` honours
+  # it by default).
+  flags=(--concurrency 320 --duration "$duration" --ignore-retry-after)
   [ "$proto" = h2 ] && flags+=(--http2 --connections 4)
   load "x40_$proto" "${flags[@]}"
   end_rss=$(rss)

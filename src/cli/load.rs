@@ -62,6 +62,10 @@ pub struct LoadArgs {
     /// No live progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// Closed loop: retry at once after a 503/429 instead of waiting its `Retry-After` (a client
+    /// that ignores it; for testing the server's overload defences).
+    #[arg(long)]
+    pub ignore_retry_after: bool,
 }
 
 /// Parse `500ms`, `30s`, `2m`, `1h` or a bare number of seconds.
@@ -92,6 +96,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         (_, Some(rate)) => Pacing::Open { rate },
         (c, None) => Pacing::Closed {
             concurrency: c.unwrap_or(8),
+            honor_retry_after: !args.ignore_retry_after,
         },
     };
     let bounds = Bounds {

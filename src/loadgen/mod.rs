@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::error::{OcrError, Result};
-pub use report::{LoadReport, Recorder};
+pub use report::{LoadReport, Outcome, Recorder};
 pub use target::{Input, Mode, Target, load_inputs};
 
 /// How requests are paced.
@@ -27,6 +27,10 @@ pub enum Pacing {
     Closed {
         /// Workers.
         concurrency: usize,
+        /// After a 503/429 with `Retry-After`, the worker waits that long (at most 60 s) before
+        /// its next request, as a well-behaved client does; `false` retries at once (a client
+        /// that ignores it, e.g. to test the server's own defences).
+        honor_retry_after: bool,
     },
     /// Fixed arrival rate, requests per second.
     Open {
@@ -88,14 +92,27 @@ pub async fn run(
     });
     let mut tasks = Vec::new();
     match pacing {
-        Pacing::Closed { concurrency } => {
+        Pacing::Closed {
+            concurrency,
+            honor_retry_after,
+        } => {
             for _ in 0..concurrency.max(1) {
                 let (target, rec, take) = (target.clone(), recorder.clone(), take.clone());
                 tasks.push(tokio::spawn(async move {
                     while let Some(n) = take() {
                         let t = Instant::now();
                         let outcome = target.exercise(n).await;
+                        let pause = match &outcome {
+                            Outcome::Error {
+                                retry_after: Some(d),
+                                ..
+                            } if honor_retry_after => Some((*d).min(Duration::from_secs(60))),
+                            _ => None,
+                        };
                         rec.lock().record(t.elapsed(), outcome);
+                        if let Some(d) = pause {
+                            tokio::time::sleep(d).await;
+                        }
                     }
                 }));
             }

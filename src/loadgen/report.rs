@@ -20,6 +20,8 @@ pub enum Outcome {
     Error {
         /// Error kind.
         kind: String,
+        /// The server's `Retry-After`, for a 503 or 429.
+        retry_after: Option<std::time::Duration>,
     },
 }
 
@@ -97,7 +99,7 @@ impl Recorder {
                 let us = (latency.as_micros() as u64).clamp(1, 3_600_000_000);
                 let _ = self.hist.record(us);
             }
-            Outcome::Error { kind } => *self.errors.entry(kind).or_default() += 1,
+            Outcome::Error { kind, .. } => *self.errors.entry(kind).or_default() += 1,
         }
     }
 
@@ -188,6 +190,7 @@ mod tests {
             Duration::from_millis(1),
             Outcome::Error {
                 kind: "http_503".into(),
+                retry_after: None,
             },
         );
         let rep = r.report(Duration::from_secs(10));

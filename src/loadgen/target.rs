@@ -15,6 +15,43 @@ use hyper_util::rt::TokioExecutor;
 use super::report::Outcome;
 use crate::error::{OcrError, Result};
 
+/// Why a request failed, and when the server asked to be tried again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failed {
+    /// Error kind (e.g. `http_503`, `transport`).
+    pub kind: String,
+    /// The `Retry-After` of a 503 or 429.
+    pub retry_after: Option<Duration>,
+}
+
+impl From<String> for Failed {
+    fn from(kind: String) -> Self {
+        Failed {
+            kind,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<&str> for Failed {
+    fn from(kind: &str) -> Self {
+        Failed::from(kind.to_string())
+    }
+}
+
+/// A non-success status as a [`Failed`] (`prefix` + status), with its `Retry-After` seconds.
+fn refused(prefix: &str, status: u16, headers: &hyper::HeaderMap) -> Failed {
+    let retry_after = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    Failed {
+        kind: format!("{prefix}{status}"),
+        retry_after,
+    }
+}
+
 /// Synchronous requests or asynchronous jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -193,19 +230,23 @@ impl Target {
         };
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(Ok(pages)) => Outcome::Ok { pages },
-            Ok(Err(kind)) => Outcome::Error { kind },
+            Ok(Err(f)) => Outcome::Error {
+                kind: f.kind,
+                retry_after: f.retry_after,
+            },
             Err(_) => Outcome::Error {
                 kind: "timeout".into(),
+                retry_after: None,
             },
         }
     }
 
-    async fn sync(&self, n: u64, input: &Input) -> std::result::Result<u64, String> {
+    async fn sync(&self, n: u64, input: &Input) -> std::result::Result<u64, Failed> {
         let (status, headers, body) = self
             .call(n, "POST", "/v1/ocr?format=text", Some(input))
             .await?;
         if status != 200 {
-            return Err(format!("http_{status}"));
+            return Err(refused("http_", status, &headers));
         }
         if body.iter().all(|b| b.is_ascii_whitespace()) {
             return Err("empty_body".into());
@@ -217,12 +258,12 @@ impl Target {
             .unwrap_or(1))
     }
 
-    async fn job(&self, n: u64, input: &Input) -> std::result::Result<u64, String> {
-        let (status, _, body) = self
+    async fn job(&self, n: u64, input: &Input) -> std::result::Result<u64, Failed> {
+        let (status, headers, body) = self
             .call(n, "POST", "/v1/jobs?formats=text", Some(input))
             .await?;
         if status != 202 {
-            return Err(format!("http_{status}"));
+            return Err(refused("http_", status, &headers));
         }
         let job: serde_json::Value = serde_json::from_slice(&body).map_err(|_| "bad_json")?;
         let id = job["id"].as_str().ok_or("bad_json")?.to_string();
@@ -233,7 +274,7 @@ impl Target {
             wait = (wait * 2).min(Duration::from_millis(500));
             let (status, _, body) = self.call(n, "GET", &format!("/v1/jobs/{id}"), None).await?;
             if status != 200 {
-                return Err(format!("poll_http_{status}"));
+                return Err(format!("poll_http_{status}").into());
             }
             let job: serde_json::Value = serde_json::from_slice(&body).map_err(|_| "bad_json")?;
             match job["status"].as_str() {
@@ -248,11 +289,27 @@ impl Target {
             .call(n, "GET", &format!("/v1/jobs/{id}/result?format=text"), None)
             .await?;
         if status != 200 {
-            return Err(format!("result_http_{status}"));
+            return Err(format!("result_http_{status}").into());
         }
         if body.iter().all(|b| b.is_ascii_whitespace()) {
             return Err("empty_body".into());
         }
         Ok(job["pages_total"].as_u64().unwrap_or(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_carries_its_retry_after() {
+        let mut h = hyper::HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        let f = refused("http_", 503, &h);
+        assert_eq!(f.kind, "http_503");
+        assert_eq!(f.retry_after, Some(Duration::from_secs(3)));
+        let f = refused("http_", 500, &hyper::HeaderMap::new());
+        assert_eq!((f.kind.as_str(), f.retry_after), ("http_500", None));
     }
 }
