@@ -324,6 +324,43 @@ async fn bad_input_gets_4xx_json_and_the_server_keeps_serving() {
             .unwrap()
             .contains("MARKET")
     );
+    // One corrupt file among three: two results and one error entry naming it, 200.
+    let mut body = Vec::new();
+    for (name, bytes) in [
+        ("a.png", small.clone()),
+        ("broken.png", b"\x89PNG\r\n\x1a\nnot really".to_vec()),
+        ("c.png", small.clone()),
+    ] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let r = send(
+        &client,
+        "POST",
+        &format!("{ocr}?format=text"),
+        &[("content-type", &ct)],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let docs = v["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 3);
+    assert!(docs[0]["result"].as_str().unwrap().contains("MARKET"));
+    assert!(docs[2]["result"].as_str().unwrap().contains("MARKET"));
+    assert_eq!(docs[1]["filename"], "broken.png");
+    assert!(docs[1].get("result").is_none(), "{}", r.body);
+    assert_eq!(docs[1]["error"]["code"], "bad_input", "{}", r.body);
+    assert!(
+        docs[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("broken.png"),
+        "{}",
+        r.body
+    );
     // And the server still serves.
     let r = send(&client, "POST", &ocr, &[PNG], small).await;
     assert_eq!(r.status, 200);

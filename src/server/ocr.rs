@@ -3,9 +3,12 @@
 //! server refuses before the body is read (cheaply); the admission slot itself is taken once the
 //! body is in ([`super::upload`]), so a slow upload never holds one.
 //!
-//! One file: the body is the rendering in `format` with its content type. Several files: a JSON
-//! object `{"documents":[{"filename", "format", "result"}]}` where `result` is the JSON document
-//! for `format=json` and the rendered string otherwise.
+//! One file: the body is the rendering in `format` with its content type (or its error). Several
+//! files: a JSON object `{"documents":[{"filename", "format", "result"}]}` where `result` is the
+//! JSON document for `format=json` and the rendered string otherwise; a file that could not be
+//! read has `"error": {"code", "message"}` in place of `result` and the others are still
+//! answered (200 as long as one file was read; when none was, the first file's error is the
+//! answer).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,34 +112,56 @@ pub fn client_key(req: &Request, verified: bool) -> String {
         .unwrap_or_else(|| "ip:unknown".into())
 }
 
-/// Render documents as the response body (see the module docs).
-pub fn respond(docs: Vec<(Option<String>, Document)>, format: OutputFormat) -> Response {
-    let pages: usize = docs.iter().map(|(_, d)| d.pages.len()).sum();
-    let mut resp = respond_body(docs, format);
+/// One uploaded file's outcome: its name and its document, or why it could not be read.
+pub type FileOutcome = (Option<String>, Result<Document, OcrError>);
+
+/// Render the files' outcomes as the response (see the module docs). One file: its rendering,
+/// or its error as the whole answer. Several files: 200 with one entry per file, each holding
+/// its `result` or its own `error` object, as long as at least one file was read; when none
+/// was, the first file's error is the answer.
+pub fn respond(files: Vec<FileOutcome>, format: OutputFormat) -> Result<Response, ApiError> {
+    if !files.iter().any(|(_, r)| r.is_ok()) {
+        let first = files.into_iter().find_map(|(_, r)| r.err());
+        return Err(ApiError(first.unwrap_or_else(|| {
+            OcrError::Internal("a request without files reached rendering".into())
+        })));
+    }
+    let pages: usize = files
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|d| d.pages.len())
+        .sum();
+    let mut resp = respond_body(files, format);
     resp.headers_mut().insert(PAGES_HEADER, pages.into());
-    resp
+    Ok(resp)
 }
 
 /// Response header with the number of pages recognised (read by `ferrocr load`).
 pub const PAGES_HEADER: &str = "x-ferrocr-pages";
 
-fn respond_body(docs: Vec<(Option<String>, Document)>, format: OutputFormat) -> Response {
-    if docs.len() == 1 {
-        let (_, doc) = &docs[0];
+fn respond_body(files: Vec<FileOutcome>, format: OutputFormat) -> Response {
+    if let [(_, Ok(doc))] = files.as_slice() {
         let body = match format {
             OutputFormat::Json => render_json_line(doc),
             f => render(doc, f),
         };
         return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
-    let documents: Vec<serde_json::Value> = docs
+    let documents: Vec<serde_json::Value> = files
         .iter()
-        .map(|(name, doc)| {
-            let result = match format {
-                OutputFormat::Json => serde_json::to_value(doc).unwrap_or(json!(null)),
-                f => json!(render(doc, f)),
-            };
-            json!({"filename": name, "format": format, "result": result})
+        .map(|(name, outcome)| match outcome {
+            Ok(doc) => {
+                let result = match format {
+                    OutputFormat::Json => serde_json::to_value(doc).unwrap_or(json!(null)),
+                    f => json!(render(doc, f)),
+                };
+                json!({"filename": name, "format": format, "result": result})
+            }
+            Err(e) => json!({
+                "filename": name,
+                "format": format,
+                "error": {"code": e.kind().code(), "message": e.to_string()},
+            }),
         })
         .collect();
     axum::Json(json!({ "documents": documents })).into_response()
@@ -164,7 +189,7 @@ pub async fn ocr(
             read_uploads(req, state.config.upload_rules(), &state.bodies).await?;
         let left = timeout.saturating_sub(meta.started.elapsed());
         let permit = state.admission.admit(&client, left)?;
-        let mut docs = Vec::with_capacity(uploads.len());
+        let mut files = Vec::with_capacity(uploads.len());
         for up in uploads {
             let doc = state
                 .batcher
@@ -176,12 +201,18 @@ pub async fn ocr(
                         detail: format!("{name}: {detail}"),
                     },
                     (_, e) => e,
-                })?;
-            docs.push((up.filename, doc));
+                });
+            // The request's own deadline ends every file, not just this one.
+            if let Err(e @ OcrError::DeadlineExceeded(_)) = doc {
+                return Err(ApiError(e));
+            }
+            files.push((up.filename, doc));
         }
-        permit.completed();
+        if files.iter().any(|(_, r)| r.is_ok()) {
+            permit.completed();
+        }
         let t = std::time::Instant::now();
-        let resp = respond(docs, format);
+        let resp = respond(files, format)?;
         state
             .metrics
             .observe_stage_ms("render", t.elapsed().as_secs_f64() * 1000.0);
