@@ -129,6 +129,8 @@ pub struct PageContext<'a> {
     pub index: usize,
     /// Resolution of the decoded page, when known.
     pub dpi: Option<f32>,
+    /// The EXIF orientation the decoder applied (2-8), if any.
+    pub exif_orientation: Option<u8>,
     /// Mapping from prepared-page pixels to the original image.
     pub transform: &'a PageTransform,
     /// The page's layout (blocks in reading order).
@@ -187,6 +189,7 @@ pub fn assemble_page(ctx: PageContext<'_>, images: &[LineImage], texts: &[LineTe
         width: ctx.transform.original_width,
         height: ctx.transform.original_height,
         dpi: ctx.dpi,
+        exif_orientation: ctx.exif_orientation,
         rotation: ctx.transform.rotation,
         skew_degrees: ctx.transform.skew_degrees,
         confidence,
@@ -283,6 +286,7 @@ mod tests {
         let ctx = |layout| PageContext {
             index: 0,
             dpi: None,
+            exif_orientation: None,
             transform: &id,
             layout,
             review_threshold: 0.6,

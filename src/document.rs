@@ -93,6 +93,10 @@ pub struct Page {
     pub height: u32,
     /// Resolution, when the file states one (PDF pages are rendered at 300 DPI).
     pub dpi: Option<f32>,
+    /// The EXIF orientation tag (2-8) applied when the file was decoded, before anything else
+    /// (`width`/`height` and all boxes are of the image as the tag makes it upright); `None`
+    /// when the file had none, or 1.
+    pub exif_orientation: Option<u8>,
     /// Clockwise rotation in degrees (0, 90, 180, 270) that was applied to make text upright.
     pub rotation: u32,
     /// Estimated skew angle in degrees that was corrected (positive = counter-clockwise text).

@@ -137,6 +137,7 @@ impl Engine {
         let ctx = PageContext {
             index: page.index,
             dpi: page.dpi,
+            exif_orientation: page.exif_orientation,
             transform: &prepared.transform,
             layout: &layout,
             review_threshold: self.options.review_threshold,

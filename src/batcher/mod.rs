@@ -240,6 +240,7 @@ impl Batcher {
         decode_ms: f64,
     ) -> Result<Page> {
         let (tx, rx) = oneshot::channel();
+        let exif_orientation = page.exif_orientation;
         let mut task = PageTask {
             meta: meta.clone(),
             enqueued: Instant::now(),
@@ -282,6 +283,7 @@ impl Batcher {
         let ctx = PageContext {
             index: prepared.index,
             dpi: prepared.dpi,
+            exif_orientation,
             transform: &prepared.transform,
             layout: &prepared.layout,
             review_threshold: options.review_threshold,

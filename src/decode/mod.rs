@@ -100,6 +100,9 @@ pub struct DecodedPage {
     pub image: DynamicImage,
     /// Resolution in dots per inch when known (file metadata; the render DPI for PDF pages).
     pub dpi: Option<f32>,
+    /// The EXIF orientation (2-8) applied to make the pixels upright; `None` when the file had
+    /// none, or 1 (stored upright).
+    pub exif_orientation: Option<u8>,
 }
 
 /// How far into the file the PDF header may start (the PDF spec allows leading junk).

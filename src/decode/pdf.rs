@@ -74,6 +74,7 @@ pub(super) fn decode_pdf(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<Deco
                     OcrError::Internal("PDF pixmap shorter than its size".to_string())
                 })?,
                 dpi: Some(plan.dpi),
+                exif_orientation: None,
             });
         }
         Ok(out)

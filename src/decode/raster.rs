@@ -53,10 +53,12 @@ pub(super) fn decode_raster(
         let mut img =
             DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(format, e, limits))?;
         img.apply_orientation(orientation);
+        let exif = orientation.to_exif();
         Ok(DecodedPage {
             index: 0,
             image: to_page_image(img),
             dpi: header.dpi,
+            exif_orientation: (exif != 1).then_some(exif),
         })
     })
 }
@@ -212,6 +214,45 @@ mod tests {
         let gray = page.image.to_luma8();
         assert!(gray.get_pixel(35, 5).0[0] < 60);
         assert!(gray.get_pixel(5, 5).0[0] > 200);
+    }
+
+    /// A JPEG of `img` carrying EXIF orientation `value`.
+    fn jpeg_with_orientation(img: &DynamicImage, value: u8) -> Vec<u8> {
+        let jpeg = encode(img, ImageFormat::Jpeg);
+        let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+        exif.extend_from_slice(&[
+            0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, value, 0, 0, 0, 0, 0, 0,
+        ]);
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(&exif);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn every_exif_orientation_decodes_to_the_upright_picture() {
+        use image::metadata::Orientation;
+        let upright = DynamicImage::ImageRgb8(picture());
+        let want = upright.to_luma8();
+        for value in 1..=8u8 {
+            // Store the picture as a camera would for this tag: the tag's inverse applied.
+            let inverse = [1, 2, 3, 4, 5, 8, 7, 6][value as usize - 1];
+            let mut stored = upright.clone();
+            stored.apply_orientation(Orientation::from_exif(inverse).unwrap());
+            let page = decode_one(&jpeg_with_orientation(&stored, value));
+            let got = page.image.to_luma8();
+            assert_eq!(got.dimensions(), want.dimensions(), "orientation {value}");
+            let diff: u64 = got
+                .pixels()
+                .zip(want.pixels())
+                .map(|(a, b)| u64::from(a.0[0].abs_diff(b.0[0])))
+                .sum();
+            let mean = diff as f64 / (60.0 * 40.0);
+            assert!(mean < 12.0, "orientation {value}: mean difference {mean}");
+            let recorded = (value != 1).then_some(value);
+            assert_eq!(page.exif_orientation, recorded, "orientation {value}");
+        }
     }
 
     #[test]

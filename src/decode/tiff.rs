@@ -95,6 +95,7 @@ fn decode_page(
         index,
         image: to_page_image(image),
         dpi,
+        exif_orientation: None,
     })
 }
 

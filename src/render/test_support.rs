@@ -68,6 +68,7 @@ fn page(index: usize, width: u32, height: u32, dpi: Option<f32>, blocks: Vec<Blo
         width,
         height,
         dpi,
+        exif_orientation: None,
         rotation: if index == 0 { 0 } else { 90 },
         skew_degrees: 0.75,
         confidence: weighted_confidence(
