@@ -523,15 +523,15 @@ mod tests {
             .unwrap();
         assert_eq!(err.0.kind(), ErrorKind::SlowClient, "{}", err.0);
         assert_eq!(budget.available(), 1 << 20);
-        // A body at the minimum pace and over the grace period is read.
+        // A body well above the minimum pace (3x) and past the grace period is read.
         let (ups, _) = read_uploads(
-            raw(trickle(6, 200, Duration::from_millis(100)), None),
+            raw(trickle(6, 300, Duration::from_millis(100)), None),
             rules(),
             &budget,
         )
         .await
         .unwrap();
-        assert_eq!(ups[0].bytes.len(), 1200);
+        assert_eq!(ups[0].bytes.len(), 1800);
     }
 
     #[tokio::test]
