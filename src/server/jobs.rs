@@ -311,3 +311,46 @@ pub async fn list(
     });
     Ok(Json(body).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query parameters the OpenAPI document lists for `route`.
+    fn documented_query(route: &str) -> Vec<String> {
+        let doc: Value = serde_json::from_str(super::super::openapi::DOCUMENT).unwrap();
+        doc["paths"][route]["post"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Every documented parameter is accepted by the handler's query type (which refuses
+    /// unknown ones), so the document promises nothing the server answers 400 to.
+    #[test]
+    fn documented_query_parameters_are_accepted() {
+        for (route, accepts) in [
+            (
+                "/v1/jobs",
+                (|v: Value| serde_json::from_value::<JobQuery>(v).map(|_| ()))
+                    as fn(Value) -> serde_json::Result<()>,
+            ),
+            ("/v1/ocr", |v: Value| {
+                serde_json::from_value::<OcrQuery>(v).map(|_| ())
+            }),
+        ] {
+            let names = documented_query(route);
+            assert!(!names.is_empty(), "{route}");
+            for name in names {
+                let one = json!({ name.clone(): null });
+                assert!(
+                    accepts(one).is_ok(),
+                    "{route} documents `{name}`, which it refuses"
+                );
+            }
+        }
+    }
+}
