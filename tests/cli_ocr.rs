@@ -32,6 +32,26 @@ fn run(args: &[&str], files: &[&Path]) -> Output {
     c.output().expect("run ferrocr")
 }
 
+/// `ferrocr ocr --format json` on one file: its first page and that page's line texts.
+fn first_page(path: &Path) -> (serde_json::Value, Vec<String>) {
+    let out = run(&["--format", "json"], &[path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let page = v["document"]["pages"][0].clone();
+    let text = page["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["lines"].as_array().unwrap().iter())
+        .map(|l| l["text"].as_str().unwrap().to_string())
+        .collect();
+    (page, text)
+}
+
 fn cer_ci(gt_file: &str, text: &str) -> f64 {
     let gt = std::fs::read_to_string(data(gt_file)).unwrap();
     EditCounts::compare(&gt, text, true).cer()
@@ -132,26 +152,12 @@ fn turned_pages_are_turned_back_and_upright_ones_left_alone() {
             };
             let path = dir.path().join(format!("{turn}-{name}.png"));
             turned.save(&path).unwrap();
-            let out = run(&["--format", "json"], &[&path]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-            let page = &v["document"]["pages"][0];
+            let (page, text) = first_page(&path);
             assert_eq!(
                 page["rotation"].as_u64(),
                 Some(((360 - turn) % 360) as u64),
                 "{name} turned by {turn}"
             );
-            let text: Vec<&str> = page["blocks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|b| b["lines"].as_array().unwrap().iter())
-                .map(|l| l["text"].as_str().unwrap())
-                .collect();
             let cer = cer_ci(gt, &text.join("\n"));
             assert!(cer < 0.08, "{name} turned by {turn}: CER-ci {cer}");
         }
@@ -338,21 +344,7 @@ fn a_single_line_of_large_print_is_read() {
         );
         let path = dir.path().join(format!("line-{size}.png"));
         img.save(&path).unwrap();
-        let out = run(&["--format", "json"], &[&path]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        let page = &v["document"]["pages"][0];
-        let text: Vec<&str> = page["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|b| b["lines"].as_array().unwrap().iter())
-            .map(|l| l["text"].as_str().unwrap())
-            .collect();
+        let (page, text) = first_page(&path);
         let text = text.join(" ");
         assert!(
             text.to_lowercase().contains("hello world"),

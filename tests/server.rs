@@ -105,6 +105,19 @@ async fn overload_answers_503_with_retry_after_and_keeps_serving() {
     server.stop().await;
 }
 
+/// A multipart/form-data body with one PNG file part per `(name, bytes)`, and its content type.
+fn multipart(files: &[(&str, Vec<u8>)]) -> (String, Vec<u8>) {
+    let boundary = "BOUNDARY42";
+    let mut body = Vec::new();
+    for (name, bytes) in files {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// (what, url, content type, body, expected status, expected error code).
 type BadCase = (&'static str, String, String, Vec<u8>, u16, &'static str);
 
@@ -296,16 +309,8 @@ async fn bad_input_gets_4xx_json_and_the_server_keeps_serving() {
         assert!(v["error"]["message"].as_str().unwrap().len() > 5, "{what}");
     }
     // Multipart with two good files answers both.
-    let boundary = "BOUNDARY42";
     let small = small_page();
-    let mut body = Vec::new();
-    for name in ["a.png", "b.png"] {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
-        body.extend_from_slice(&small);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let ct = format!("multipart/form-data; boundary={boundary}");
+    let (ct, body) = multipart(&[("a.png", small.clone()), ("b.png", small.clone())]);
     let r = send(
         &client,
         "POST",
@@ -325,17 +330,11 @@ async fn bad_input_gets_4xx_json_and_the_server_keeps_serving() {
             .contains("MARKET")
     );
     // One corrupt file among three: two results and one error entry naming it, 200.
-    let mut body = Vec::new();
-    for (name, bytes) in [
+    let (ct, body) = multipart(&[
         ("a.png", small.clone()),
         ("broken.png", b"\x89PNG\r\n\x1a\nnot really".to_vec()),
         ("c.png", small.clone()),
-    ] {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
-        body.extend_from_slice(&bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    ]);
     let r = send(
         &client,
         "POST",

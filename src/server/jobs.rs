@@ -154,12 +154,11 @@ pub async fn submit(
         what: "job submissions being checked".into(),
         retry_after_s: state.config.retry_after_s,
     };
+    let rules = state.config.upload_rules();
     if state.job_submissions.available_permits() == 0 {
-        let delay = std::time::Duration::from_millis(state.config.refusal_delay_ms);
-        return Err(refuse(req, busy(), delay).await);
+        return Err(refuse(req, busy(), rules.refusal_delay).await);
     }
-    let (mut uploads, _body_bytes) =
-        read_uploads(req, state.config.upload_rules(), &state.bodies).await?;
+    let (mut uploads, _body_bytes) = read_uploads(req, rules, &state.bodies).await?;
     let _slot = state
         .job_submissions
         .clone()

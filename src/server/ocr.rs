@@ -179,14 +179,13 @@ pub async fn ocr(
     let timeout = query.timeout(state.config.request_timeout_ms)?;
     let format = query.format.unwrap_or(OutputFormat::Json);
     let client = client_key(&req, !state.api_key_digests.is_empty());
+    let rules = state.config.upload_rules();
     if let Err(e) = state.admission.check(&client, timeout) {
-        let delay = Duration::from_millis(state.config.refusal_delay_ms);
-        return Err(refuse(req, e, delay).await);
+        return Err(refuse(req, e, rules.refusal_delay).await);
     }
     let meta = state.batcher.request(Priority::Interactive, Some(timeout));
     let work = async {
-        let (uploads, _body_bytes) =
-            read_uploads(req, state.config.upload_rules(), &state.bodies).await?;
+        let (uploads, _body_bytes) = read_uploads(req, rules, &state.bodies).await?;
         let left = timeout.saturating_sub(meta.started.elapsed());
         let permit = state.admission.admit(&client, left)?;
         let mut files = Vec::with_capacity(uploads.len());

@@ -276,13 +276,12 @@ pub async fn read_uploads(
         }
     }
     let meter = Arc::new(Mutex::new(meter));
-    let rules_due = rules;
     let (parts, body) = req.into_parts();
     let mut metered = MeteredBody {
         inner: body,
         meter: meter.clone(),
         budget: budget.clone(),
-        rules: rules_due,
+        rules,
         started: Instant::now(),
         received: 0,
         charged: prepaid,
