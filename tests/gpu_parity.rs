@@ -68,6 +68,14 @@ fn noisy_page(w: u32, h: u32, seed: u64) -> GrayImage {
     img
 }
 
+/// `doc` in the middle of a flat white page three times its size (contrast's stretch then
+/// reads the document's own area, on the host in the GPU twin).
+fn on_a_white_canvas(doc: &GrayImage) -> GrayImage {
+    let mut page = GrayImage::from_pixel(3 * doc.width(), 3 * doc.height(), image::Luma([255]));
+    image::imageops::replace(&mut page, doc, doc.width() as i64, doc.height() as i64);
+    page
+}
+
 #[test]
 fn kernels_match_their_cpu_twins_on_the_sample_pages() {
     let Some(g) = gpu() else { return };
@@ -75,6 +83,7 @@ fn kernels_match_their_cpu_twins_on_the_sample_pages() {
         sample("sample-letter.png"),
         sample("sample-receipt.jpg"),
         DynamicImage::ImageLuma8(noisy_page(203, 157, 5)),
+        DynamicImage::ImageLuma8(on_a_white_canvas(&noisy_page(203, 157, 6))),
     ];
     let checks = check_kernels(&g, &pages).expect("kernels run");
     for c in &checks {

@@ -239,7 +239,9 @@ pub fn connected_components(binary: &GrayImage) -> Vec<Component> {
 /// when there are none.
 ///
 /// A first pass takes the ink-weighted median of component heights between 3 px and an eighth
-/// of the page height (each component weighs its pixel count, capped at its height squared so
+/// of the page height, or of the height of the page's inked band where that is smaller
+/// ([`ink_band_height`], but not under [`MIN_GLYPH_CAP`]: white margins around a document do
+/// not change the estimate, and a page of one or two lines keeps its glyphs) (each component weighs its pixel count, capped at its height squared so
 /// a long rule does not dominate): specks and dots weigh little however many there are. The
 /// median is then taken over the components between 0.4x and 2.5x that value, so i-dots,
 /// punctuation and leaders do not drag it down and large headings do not drag it up.
@@ -258,7 +260,7 @@ pub fn estimate_text_height(comps: &[Component], page_height: u32) -> f32 {
             })
             .collect()
     };
-    let mut weighted = candidates((page_height / 8).max(4));
+    let mut weighted = candidates(glyph_cap(comps, page_height).max(4));
     if weighted.is_empty() {
         weighted = candidates(page_height * 9 / 10);
     }
@@ -286,6 +288,51 @@ pub fn estimate_text_height(comps: &[Component], page_height: u32) -> f32 {
         return first;
     }
     median_u32(&kept)
+}
+
+/// Glyph heights up to this many pixels always count as text in the first pass of
+/// [`estimate_text_height`], however narrow the page's inked band.
+const MIN_GLYPH_CAP: u32 = 64;
+
+/// Tallest component that may be a glyph of body text: an eighth of the page height, or of
+/// the height of its inked band ([`ink_band_height`]) where that is smaller, but not under
+/// [`MIN_GLYPH_CAP`] (nor over the page's eighth).
+pub fn glyph_cap(comps: &[Component], page_height: u32) -> u32 {
+    let band_cap = (ink_band_height(comps, page_height) / 8).max(MIN_GLYPH_CAP);
+    band_cap.min(page_height / 8)
+}
+
+/// Share of the page's ink, at each of its top and bottom ends, that [`ink_band_height`] treats
+/// as strays (specks, a page number far below the text) rather than the document's extent.
+const STRAY_INK: f64 = 0.005;
+
+/// Height of the band of the page that holds its ink (at most `page_height`): from the top of
+/// the highest to the bottom of the lowest component, leaving out components at each end that
+/// together hold under [`STRAY_INK`] of the ink. Size rules relative to "the page" use it, so a
+/// document scanned on a larger white sheet, or set on a canvas, is measured as itself.
+pub fn ink_band_height(comps: &[Component], page_height: u32) -> u32 {
+    let total: u64 = comps.iter().map(|c| c.pixels as u64).sum();
+    if total == 0 {
+        return page_height;
+    }
+    let stray = (total as f64 * STRAY_INK) as u64;
+    let mut by_top: Vec<(u32, u32)> = comps.iter().map(|c| (c.bbox.y0, c.pixels)).collect();
+    by_top.sort_unstable();
+    let mut by_bottom: Vec<(u32, u32)> = comps.iter().map(|c| (c.bbox.y1, c.pixels)).collect();
+    by_bottom.sort_unstable_by(|a, b| b.cmp(a));
+    // The first edge reached once more than the strays' share of ink has been passed.
+    let edge = |sorted: &[(u32, u32)]| {
+        let mut acc = 0u64;
+        for &(y, px) in sorted {
+            acc += px as u64;
+            if acc > stray {
+                return y;
+            }
+        }
+        sorted[sorted.len() - 1].0
+    };
+    let (top, bottom) = (edge(&by_top), edge(&by_bottom));
+    bottom.saturating_sub(top).clamp(1, page_height.max(1))
 }
 
 /// Median of a sorted slice (mean of the middle pair for even lengths); 0 when empty.
@@ -369,5 +416,36 @@ mod tests {
         }
         assert_eq!(estimate_text_height(&comps, 1000), 20.0);
         assert_eq!(estimate_text_height(&[], 1000), 0.0);
+    }
+
+    #[test]
+    fn text_height_is_the_same_on_a_larger_white_page() {
+        // A form 1000 px high: glyphs 10 px high, and table grids 200 px high whose ink
+        // outweighs them (more than an eighth of the form's height, so not glyphs).
+        let mut comps = Vec::new();
+        for i in 0..400 {
+            let y = 100 + (i % 40) * 20;
+            comps.push(Component {
+                bbox: BBox::new(100, y, 107, y + 10),
+                pixels: 30,
+            });
+        }
+        for i in 0..4 {
+            comps.push(Component {
+                bbox: BBox::new(100, 100 + 200 * i, 700, 300 + 200 * i),
+                pixels: 8000,
+            });
+        }
+        assert_eq!(estimate_text_height(&comps, 1000), 10.0);
+        assert_eq!(ink_band_height(&comps, 1000), 800);
+        // The same form in the middle of a page 2.5 times as high.
+        let moved: Vec<Component> = comps
+            .iter()
+            .map(|c| Component {
+                bbox: BBox::new(c.bbox.x0, c.bbox.y0 + 750, c.bbox.x1, c.bbox.y1 + 750),
+                ..*c
+            })
+            .collect();
+        assert_eq!(estimate_text_height(&moved, 2500), 10.0);
     }
 }

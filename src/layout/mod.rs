@@ -97,7 +97,8 @@ pub const BROKEN_PRINT_DILATION: u32 = 2;
 /// [`MIN_TEXT_HEIGHT`] pixels.
 fn mostly_dots(comps: &[components::Component], page_height: u32) -> bool {
     let (mut dots, mut all) = (0u64, 0u64);
-    for c in comps.iter().filter(|c| c.height() <= page_height / 8) {
+    let max_h = components::glyph_cap(comps, page_height);
+    for c in comps.iter().filter(|c| c.height() <= max_h) {
         all += c.pixels as u64;
         if (c.width().max(c.height()) as f32) < MIN_TEXT_HEIGHT {
             dots += c.pixels as u64;

@@ -14,6 +14,11 @@ const MAX_GAIN: f32 = 10.0;
 const INK_SIGMAS: f32 = 5.0;
 /// Minimum fraction of ink-evidence pixels for the stretch to apply (below: blank paper).
 const MIN_INK_FRACTION: f64 = 0.0005;
+/// A block no more than this many levels from darkest to brightest is flat: an empty canvas, a
+/// rendered page's margin, or paper clipped to white by the scanner.
+const FLAT_BLOCK_CONTRAST: u8 = 2;
+/// When the document's area covers at least this share of the blocks, it is the whole page.
+const WHOLE_PAGE_SHARE: f64 = 0.9;
 
 /// Flatten uneven illumination and stretch the contrast so that ink is dark and paper white.
 ///
@@ -24,12 +29,21 @@ const MIN_INK_FRACTION: f64 = 0.0005;
 /// applies when there is clear ink evidence (pixels several noise sigmas below the paper level),
 /// so blank paper is not turned into amplified noise, while faint thermal-receipt print (gray
 /// text on light paper) becomes dark text on white.
+///
+/// The paper level, its noise and the ink level are read from the document's own area
+/// ([`content_blocks`]): a receipt on a large white canvas (a scan placed on a PDF page, a
+/// small document on a scanner's white lid) is stretched by its own paper, not by the
+/// noiseless white around it, which would make its gray paper look like ink.
 pub fn normalize_contrast(gray: &GrayImage) -> GrayImage {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     if w == 0 || h == 0 {
         return gray.clone();
     }
-    let (mut out, hist) = flatten(gray);
+    let (mut out, mut hist) = flatten(gray);
+    let s = block_side(w, h);
+    if let Some(mask) = content_blocks(gray, s) {
+        hist = masked_histogram(&out, w, h, s, &mask);
+    }
     let lut = stretch_lut(&hist);
     for v in out.iter_mut() {
         *v = lut[*v as usize];
@@ -61,6 +75,72 @@ pub(crate) fn block_maxima(gray: &GrayImage, s: usize) -> Vec<u8> {
         }
     }
     small
+}
+
+/// The blocks (side `s`, row-major like [`block_maxima`]) of the document's area: the bounding
+/// box of every block that is not flat ([`FLAT_BLOCK_CONTRAST`]). A document set on a
+/// noiseless canvas (a scan placed on a rendered PDF page, a synthetic margin) lies inside it,
+/// the canvas outside. `None` when the box is (nearly) the whole page, as it is for every scan
+/// or photo whose paper shows noise up to its edges, or when every block is flat.
+pub(crate) fn content_blocks(gray: &GrayImage, s: usize) -> Option<Vec<bool>> {
+    let (w, h) = (gray.width() as usize, gray.height() as usize);
+    let (sw, sh) = (w.div_ceil(s), h.div_ceil(s));
+    let src = gray.as_raw();
+    let (mut lo, mut hi) = (vec![255u8; sw * sh], vec![0u8; sw * sh]);
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        let base = (y / s) * sw;
+        for (bx, chunk) in row.chunks(s).enumerate() {
+            let (mn, mx) = chunk
+                .iter()
+                .fold((255u8, 0u8), |(a, b), &v| (a.min(v), b.max(v)));
+            lo[base + bx] = lo[base + bx].min(mn);
+            hi[base + bx] = hi[base + bx].max(mx);
+        }
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (sw, sh, 0, 0);
+    for by in 0..sh {
+        for bx in 0..sw {
+            let i = by * sw + bx;
+            if hi[i].saturating_sub(lo[i]) > FLAT_BLOCK_CONTRAST {
+                (x0, y0, x1, y1) = (x0.min(bx), y0.min(by), x1.max(bx + 1), y1.max(by + 1));
+            }
+        }
+    }
+    if x1 <= x0 || ((x1 - x0) * (y1 - y0)) as f64 >= WHOLE_PAGE_SHARE * (sw * sh) as f64 {
+        return None;
+    }
+    tracing::debug!(x0, y0, x1, y1, sw, sh, "document area on a flat canvas");
+    Some(
+        (0..sw * sh)
+            .map(|i| (x0..x1).contains(&(i % sw)) && (y0..y1).contains(&(i / sw)))
+            .collect(),
+    )
+}
+
+/// Histogram of the pixels of `flat` (a `w` x `h` page) that lie in the blocks of side `s`
+/// marked in `mask` ([`content_blocks`]).
+pub(crate) fn masked_histogram(
+    flat: &[u8],
+    w: usize,
+    h: usize,
+    s: usize,
+    mask: &[bool],
+) -> [u64; 256] {
+    let sw = w.div_ceil(s);
+    let mut hist = [0u64; 256];
+    for y in 0..h {
+        let row = &flat[y * w..(y + 1) * w];
+        let mrow = &mask[(y / s) * sw..(y / s + 1) * sw];
+        for (chunk, &keep) in row.chunks(s).zip(mrow) {
+            if keep {
+                for &v in chunk {
+                    hist[v as usize] += 1;
+                }
+            }
+        }
+    }
+    hist
 }
 
 /// The gain `255 / background` on the small grid: block maxima closed (max then min) so text
@@ -313,6 +393,42 @@ mod tests {
             a as f64 > 0.8 * b as f64 && (a as f64) < 1.3 * b as f64,
             "ink {a} vs {b}"
         );
+    }
+
+    #[test]
+    fn a_document_on_a_flat_canvas_is_stretched_by_its_own_paper() {
+        let Some(font) = load_font() else { return };
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (dw, dh) = (500u32, 400u32);
+        let mut doc = GrayImage::new(dw, dh);
+        for p in doc.pixels_mut() {
+            p[0] = 200 + rng.random_range(0..12u8);
+        }
+        draw_paragraph(&mut doc, &font, 20, 20, 24.0, 40, 8);
+        let mut reference = GrayImage::from_pixel(dw, dh, Luma([255]));
+        draw_paragraph(&mut reference, &font, 20, 20, 24.0, 0, 8);
+        let mut canvas = GrayImage::from_pixel(3 * dw, 3 * dh, Luma([255]));
+        image::imageops::replace(&mut canvas, &doc, dw as i64, dh as i64);
+        let mask = content_blocks(
+            &canvas,
+            block_side(canvas.width() as usize, 3 * dh as usize),
+        );
+        assert!(mask.is_some(), "the canvas is not the document");
+        assert!(content_blocks(&doc, block_side(dw as usize, dh as usize)).is_none());
+        // The document's paper stays paper, as it does when the document is alone.
+        let paper_median = |norm: &GrayImage, x0: u32, y0: u32| {
+            let mut v: Vec<u8> = reference
+                .enumerate_pixels()
+                .filter(|(_, _, r)| r[0] == 255)
+                .map(|(x, y, _)| norm.get_pixel(x0 + x, y0 + y)[0])
+                .collect();
+            v.sort_unstable();
+            v[v.len() / 2]
+        };
+        let alone = paper_median(&normalize_contrast(&doc), 0, 0);
+        let placed = paper_median(&normalize_contrast(&canvas), dw, dh);
+        assert!(alone > 220, "alone {alone}");
+        assert!(placed > 220, "on the canvas {placed} (alone {alone})");
     }
 
     #[test]

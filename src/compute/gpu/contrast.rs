@@ -7,7 +7,9 @@ use image::GrayImage;
 use super::batch::{Batch, Layout};
 use super::preprocessor::{GpuPreprocessor, chunks, params, unpack_pages};
 use crate::error::Result;
-use crate::preprocess::contrast::{background_gain, block_side, interp_coord, stretch_lut};
+use crate::preprocess::contrast::{
+    background_gain, block_side, content_blocks, interp_coord, masked_histogram, stretch_lut,
+};
 
 /// Interpolation table entry, as `Coord` in contrast.wgsl.
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -152,9 +154,19 @@ impl GpuPreprocessor {
         let flat_buf = b.keep(flat_id);
         let hist = b.run()?.remove(0);
 
-        // 3. Host: stretch tables (CPU code), then apply them.
+        // 3. Host: stretch tables (CPU code), then apply them. A page whose document covers
+        // only part of it takes its table from that part's histogram, which the host counts on
+        // the flattened page after the read-back (the GPU applies an identity table to it).
+        let masks: Vec<Option<Vec<bool>>> = pages
+            .iter()
+            .zip(&grids)
+            .map(|(p, g)| content_blocks(p, g.s as usize))
+            .collect();
         let luts: Vec<Vec<u32>> = (0..pages.len())
             .map(|i| {
+                if masks[i].is_some() {
+                    return (0..256).collect();
+                }
                 let o = l_hist.offsets[i] as usize;
                 let counts: &[u32] = bytemuck::cast_slice(&hist[o..o + 1024]);
                 let mut h = [0u64; 256];
@@ -178,6 +190,16 @@ impl GpuPreprocessor {
         }
         b.read(l_page.whole(flat_id));
         let flat = b.run()?.remove(0);
-        Ok(unpack_pages(&flat, &l_page, &dims))
+        let mut out = unpack_pages(&flat, &l_page, &dims);
+        for ((page, mask), g) in out.iter_mut().zip(&masks).zip(&grids) {
+            if let Some(mask) = mask {
+                let (w, h, s) = (g.w as usize, g.h as usize, g.s as usize);
+                let lut = stretch_lut(&masked_histogram(page.as_raw(), w, h, s, mask));
+                for v in page.iter_mut() {
+                    *v = lut[*v as usize];
+                }
+            }
+        }
+        Ok(out)
     }
 }
