@@ -75,6 +75,11 @@ pub struct OcrArgs {
     /// Refuse files with more pages than this.
     #[arg(long, default_value_t = 1000)]
     pub max_pages: usize,
+    /// Refuse files whose pages together hold more pixels than this (TIFF, from the headers
+    /// before decoding); PDF pages are rendered at a lower DPI to fit, down to 100 DPI. Never
+    /// below --max-pixels in effect
+    #[arg(long, default_value_t = crate::decode::DEFAULT_DOCUMENT_PIXELS)]
+    pub max_document_pixels: u64,
     /// Refuse files larger than this many bytes.
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_bytes: u64,
@@ -105,6 +110,7 @@ impl OcrArgs {
                 max_bytes: self.max_bytes,
                 max_page_pixels: self.max_pixels,
                 max_pages: self.max_pages,
+                max_document_pixels: self.max_document_pixels,
             },
             review_threshold: self.review_threshold,
             ..Default::default()

@@ -15,7 +15,10 @@
 //! - `max_pages`: the page count (TIFF IFD chain, PDF page tree), before any page is decoded;
 //! - `max_page_pixels`: width x height of each page, read from the header (PNG IHDR, JPEG SOF,
 //!   TIFF IFD, PDF page box) before its pixels are decoded; `image::Limits` and the `tiff`
-//!   crate's limits are passed to the decoders as a second line of defence.
+//!   crate's limits are passed to the decoders as a second line of defence;
+//! - `max_document_pixels`: the pages' pixels together, from the same headers before any page
+//!   is decoded (a 35 KB TIFF of 200 pages of 10000 x 10000 pixels sharing one compressed strip
+//!   is refused here); PDF pages are rendered at a lower DPI to fit instead, down to 100 DPI.
 //!
 //! Output pages are always 8-bit [`DynamicImage::ImageLuma8`] or [`DynamicImage::ImageRgb8`]:
 //! 16-bit samples are reduced to 8 bits and alpha is composited onto white. Errors: empty input
@@ -35,6 +38,10 @@ use image::DynamicImage;
 
 use crate::error::{OcrError, Result};
 
+/// Default pixel budget of one file's pages together: 57 A4 pages at 300 DPI (500 MB as gray,
+/// 1.5 GB as colour), or a PDF of 128 A4 pages rendered at 200 DPI.
+pub const DEFAULT_DOCUMENT_PIXELS: u64 = 500_000_000;
+
 /// Limits checked before a file is fully decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodeLimits {
@@ -44,6 +51,20 @@ pub struct DecodeLimits {
     pub max_page_pixels: u64,
     /// Maximum number of pages in one file.
     pub max_pages: usize,
+    /// Maximum pixels of all pages of one file together (a file's pages are decoded before
+    /// any is processed): TIFF pages' sizes are summed from their headers before any page is
+    /// decoded, PDF pages are rendered at a lower DPI to fit (not below 100 DPI). Never below
+    /// `max_page_pixels` in effect ([`Self::document_pixels`]): one page that passes the page
+    /// limit always passes this one.
+    pub max_document_pixels: u64,
+}
+
+impl DecodeLimits {
+    /// The pixel budget of one file: `max_document_pixels`, or `max_page_pixels` where that is
+    /// larger.
+    pub fn document_pixels(&self) -> u64 {
+        self.max_document_pixels.max(self.max_page_pixels)
+    }
 }
 
 impl Default for DecodeLimits {
@@ -52,6 +73,7 @@ impl Default for DecodeLimits {
             max_bytes: 256 * 1024 * 1024,
             max_page_pixels: 100_000_000,
             max_pages: 1000,
+            max_document_pixels: DEFAULT_DOCUMENT_PIXELS,
         }
     }
 }

@@ -11,7 +11,6 @@ use super::pixels::premul_rgba_on_white;
 use super::{DecodeLimits, DecodedPage, Format, check_pages, corrupt, guard};
 use crate::error::{OcrError, Result};
 use hayro::hayro_interpret::InterpreterSettings;
-use hayro::hayro_syntax::page::Page;
 use hayro::hayro_syntax::{DecryptionError, LoadPdfError, Pdf};
 use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::{PixmapSettings, RenderCache, RenderSettings, render};
@@ -40,10 +39,13 @@ pub(super) fn decode_pdf(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<Deco
             return Err(corrupt(Format::Pdf, "document has no pages"));
         }
         check_pages(pages.len(), limits)?;
-        let plans = pages
-            .iter()
-            .map(|page| plan_page(page, limits))
-            .collect::<Result<Vec<_>>>()?;
+        let plans = plan_document(
+            &pages
+                .iter()
+                .map(|page| page.render_dimensions())
+                .collect::<Vec<_>>(),
+            limits,
+        )?;
         let cache = RenderCache::new();
         let interpreter = InterpreterSettings::default();
         let settings = RenderSettings::default();
@@ -99,13 +101,58 @@ fn side_px(pt: f32, scale: f32) -> u32 {
     (pt * scale) as u32
 }
 
-/// Chooses the render DPI of a page from its size in points, before rendering.
-fn plan_page(page: &Page<'_>, limits: &DecodeLimits) -> Result<RenderPlan> {
-    let (w_pt, h_pt) = page.render_dimensions();
-    plan_size(w_pt, h_pt, limits)
+/// Chooses the render DPI of every page from its size in points (width, height), before
+/// rendering: each page as [`plan_size`] allows, then, when the pages together would exceed the
+/// document's pixel budget ([`DecodeLimits::document_pixels`]), every page at a DPI lowered by
+/// the same factor (not below 100 DPI; beyond that the document is refused).
+fn plan_document(sizes: &[(f32, f32)], limits: &DecodeLimits) -> Result<Vec<RenderPlan>> {
+    let plans = sizes
+        .iter()
+        .map(|&(w, h)| plan_size(w, h, limits))
+        .collect::<Result<Vec<_>>>()?;
+    let total = |plans: &[RenderPlan]| -> u64 {
+        plans
+            .iter()
+            .map(|p| u64::from(p.width) * u64::from(p.height))
+            .sum()
+    };
+    let budget = limits.document_pixels();
+    let first = total(&plans);
+    if first <= budget {
+        return Ok(plans);
+    }
+    // Pixels grow with the square of the DPI; a little under the exact factor so truncation
+    // and the 100 DPI floor of small pages leave the total under the budget.
+    let factor = ((budget as f64 / first as f64).sqrt() * 0.995) as f32;
+    let lowered = sizes
+        .iter()
+        .zip(&plans)
+        .map(|(&(w, h), p)| plan_size_at(w, h, (p.dpi * factor).max(MIN_DPI), limits))
+        .collect::<Result<Vec<_>>>()?;
+    let actual = total(&lowered);
+    if actual > budget {
+        return Err(OcrError::LimitExceeded {
+            what: "document pixels",
+            actual,
+            limit: budget,
+        });
+    }
+    Ok(lowered)
 }
 
+/// The render plan of a page of `w_pt` x `h_pt` points: [`TARGET_DPI`], or the highest DPI under
+/// it that fits the page limits.
 fn plan_size(w_pt: f32, h_pt: f32, limits: &DecodeLimits) -> Result<RenderPlan> {
+    plan_size_at(w_pt, h_pt, TARGET_DPI, limits)
+}
+
+/// [`plan_size`] with `target_dpi` in place of [`TARGET_DPI`].
+fn plan_size_at(
+    w_pt: f32,
+    h_pt: f32,
+    target_dpi: f32,
+    limits: &DecodeLimits,
+) -> Result<RenderPlan> {
     if !(w_pt.is_finite() && h_pt.is_finite() && w_pt > 0.0 && h_pt > 0.0) {
         return Err(corrupt(
             Format::Pdf,
@@ -127,7 +174,7 @@ fn plan_size(w_pt: f32, h_pt: f32, limits: &DecodeLimits) -> Result<RenderPlan> 
             && p.width > 0
             && p.height > 0
     };
-    let target = at(TARGET_DPI);
+    let target = at(target_dpi);
     if fits(&target) {
         return Ok(target);
     }
@@ -136,7 +183,7 @@ fn plan_size(w_pt: f32, h_pt: f32, limits: &DecodeLimits) -> Result<RenderPlan> 
     let area_dpi =
         72.0 * ((limits.max_page_pixels as f64) / (f64::from(w_pt) * f64::from(h_pt))).sqrt();
     let side_dpi = 72.0 * f64::from(MAX_SIDE) / f64::from(w_pt.max(h_pt));
-    let mut dpi = (area_dpi.min(side_dpi).min(f64::from(TARGET_DPI)) * 100.0).floor() / 100.0;
+    let mut dpi = (area_dpi.min(side_dpi).min(f64::from(target_dpi)) * 100.0).floor() / 100.0;
     for _ in 0..100 {
         if dpi < f64::from(MIN_DPI) {
             break;
@@ -181,6 +228,38 @@ mod tests {
                 width: 2479,
                 height: 3508
             }
+        );
+    }
+
+    #[test]
+    fn a_long_pdf_is_rendered_at_a_lower_dpi_to_fit_the_document_budget() {
+        let limits = DecodeLimits::default();
+        // 57 A4 pages fit at 300 DPI; 200 do at a lower DPI, every page alike.
+        let plans = plan_document(&[A4; 57], &limits).expect("plans");
+        assert!(plans.iter().all(|p| p.dpi == TARGET_DPI));
+        let plans = plan_document(&[A4; 200], &limits).expect("plans");
+        let total: u64 = plans
+            .iter()
+            .map(|p| u64::from(p.width) * u64::from(p.height))
+            .sum();
+        assert!(total <= limits.document_pixels(), "{total}");
+        assert!(total > limits.document_pixels() * 9 / 10, "{total}");
+        assert!(
+            plans
+                .iter()
+                .all(|p| p.dpi == plans[0].dpi && p.dpi >= MIN_DPI)
+        );
+        // 200 pages of 2400 x 2400 pt hold 2.2 gigapixels even at 100 DPI: refused.
+        let err = plan_document(&[(2400.0, 2400.0); 200], &limits).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                OcrError::LimitExceeded {
+                    what: "document pixels",
+                    ..
+                }
+            ),
+            "{err:?}"
         );
     }
 

@@ -279,6 +279,80 @@ fn pdf_header_followed_by_garbage_is_corrupt() {
     expect_corrupt(&pdf[..40], "PDF");
 }
 
+/// A TIFF bomb: `pages` pages of `side` x `side` 1-bit pixels (header claims) whose IFDs all
+/// point at one tiny strip, a few hundred bytes a page.
+fn tiff_bomb(pages: u32, side: u32) -> Vec<u8> {
+    const ENTRIES: u16 = 8;
+    let ifd_len = 2 + 12 * u32::from(ENTRIES) + 4;
+    let data_at = 8 + pages * ifd_len;
+    let mut b = b"II*\0".to_vec();
+    b.extend_from_slice(&8u32.to_le_bytes());
+    for i in 0..pages {
+        b.extend_from_slice(&ENTRIES.to_le_bytes());
+        let mut entry = |tag: u16, kind: u16, value: u32| {
+            b.extend_from_slice(&tag.to_le_bytes());
+            b.extend_from_slice(&kind.to_le_bytes());
+            b.extend_from_slice(&1u32.to_le_bytes());
+            b.extend_from_slice(&value.to_le_bytes());
+        };
+        entry(256, 4, side);
+        entry(257, 4, side);
+        entry(258, 3, 1); // BitsPerSample
+        entry(259, 3, 32773); // PackBits
+        entry(262, 3, 0);
+        entry(273, 4, data_at); // every page's strip is the same bytes
+        entry(278, 4, side);
+        entry(279, 4, 4);
+        let next = if i + 1 < pages {
+            8 + (i + 1) * ifd_len
+        } else {
+            0
+        };
+        b.extend_from_slice(&next.to_le_bytes());
+    }
+    b.extend_from_slice(&[0x81, 0x00, 0x81, 0x00]);
+    b
+}
+
+#[test]
+fn a_tiff_bomb_is_refused_from_its_headers() {
+    // 200 pages of 10000 x 10000 pixels in 20 KB: 20 gigapixels if decoded.
+    let bomb = tiff_bomb(200, 10_000);
+    assert!(bomb.len() < 40_000, "{}", bomb.len());
+    let err = decode(&bomb, &DecodeLimits::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OcrError::LimitExceeded {
+                what: "document pixels",
+                actual: 20_000_000_000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // Within budget, the same structure is counted page by page, then decoded.
+    let small = tiff_bomb(3, 8);
+    let limits = DecodeLimits {
+        max_page_pixels: 64,
+        max_document_pixels: 150,
+        ..DecodeLimits::default()
+    };
+    assert!(matches!(
+        decode(&small, &limits).unwrap_err(),
+        OcrError::LimitExceeded {
+            what: "document pixels",
+            actual: 192,
+            limit: 150,
+        }
+    ));
+    let limits = DecodeLimits {
+        max_document_pixels: 192,
+        ..limits
+    };
+    assert_eq!(decode(&small, &limits).expect("decodes").len(), 3);
+}
+
 #[test]
 fn page_limit_is_checked_on_multi_page_tiff() {
     let mut out = Cursor::new(Vec::new());

@@ -26,8 +26,15 @@ const EXTRA_PAGES_COUNTED: usize = 10_000;
 /// Decodes every page of a TIFF file.
 pub(super) fn decode_tiff(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<DecodedPage>> {
     guard(Format::Tiff, || {
-        let count = count_pages(bytes, limits)?;
+        let (count, pixels) = count_pages(bytes, limits)?;
         check_pages(count, limits)?;
+        if pixels > limits.document_pixels() {
+            return Err(OcrError::LimitExceeded {
+                what: "document pixels",
+                actual: pixels,
+                limit: limits.document_pixels(),
+            });
+        }
         let mut decoder = open(bytes, limits)?;
         let mut pages = Vec::with_capacity(count);
         for index in 0..count {
@@ -48,18 +55,24 @@ fn open<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Decoder<Cursor<&'a
         .with_limits(tiff_limits(limits)))
 }
 
-/// Counts the IFDs (pages) by walking the chain, stopping a while after `max_pages`.
-fn count_pages(bytes: &[u8], limits: &DecodeLimits) -> Result<usize> {
+/// Counts the IFDs (pages) by walking the chain, stopping a while after `max_pages`, and sums
+/// the pages' pixels from their headers (nothing is decoded).
+fn count_pages(bytes: &[u8], limits: &DecodeLimits) -> Result<(usize, u64)> {
+    let map = |e| map_tiff_error(e, limits);
     let mut decoder = open(bytes, limits)?;
     let stop = limits.max_pages.saturating_add(EXTRA_PAGES_COUNTED);
+    let area = |d: &mut Decoder<Cursor<&[u8]>>| -> Result<u64> {
+        let (w, h) = d.dimensions().map_err(map)?;
+        Ok(u64::from(w) * u64::from(h))
+    };
     let mut count = 1usize;
+    let mut pixels = area(&mut decoder)?;
     while decoder.more_images() && count < stop {
-        decoder
-            .next_image()
-            .map_err(|e| map_tiff_error(e, limits))?;
+        decoder.next_image().map_err(map)?;
         count += 1;
+        pixels = pixels.saturating_add(area(&mut decoder)?);
     }
-    Ok(count)
+    Ok((count, pixels))
 }
 
 /// Limits for the `tiff` crate: the decoded page (at most 8 bytes per pixel), compressed chunks

@@ -34,6 +34,9 @@ pub struct ServeConfig {
     pub max_page_pixels: u64,
     /// Most pages per document.
     pub max_pages: usize,
+    /// Most pixels of one document's pages together (TIFF: refused from the headers before
+    /// decoding; PDF: rendered at a lower DPI to fit, down to 100 DPI; 413 beyond).
+    pub max_document_pixels: u64,
     /// Deadline of a synchronous request, ms (a request may ask for less with `timeout_ms`).
     pub request_timeout_ms: u64,
     /// Admission: most synchronous requests in flight (queued or running); beyond, 503.
@@ -130,6 +133,7 @@ impl Default for ServeConfig {
             max_body_bytes: 64 << 20,
             max_page_pixels: 100_000_000,
             max_pages: 200,
+            max_document_pixels: crate::decode::DEFAULT_DOCUMENT_PIXELS,
             request_timeout_ms: 60_000,
             queue_capacity: 256,
             max_in_flight_per_client: 0,

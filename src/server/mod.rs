@@ -115,6 +115,7 @@ pub fn build_state(
             max_bytes: config.max_body_bytes as u64,
             max_page_pixels: config.max_page_pixels,
             max_pages: config.max_pages,
+            max_document_pixels: config.max_document_pixels,
         },
         ..Default::default()
     };

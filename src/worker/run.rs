@@ -172,6 +172,7 @@ impl Worker {
                 max_bytes: self.limits.max_body_bytes as u64,
                 max_page_pixels: self.limits.max_page_pixels,
                 max_pages: self.limits.max_pages,
+                max_document_pixels: self.limits.max_document_pixels,
             },
             ..Default::default()
         };
