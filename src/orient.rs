@@ -14,8 +14,10 @@
 //!    confidence under [`CLEAR_READING`]: a page that reads badly under one hypothesis is tried
 //!    under another), the prepared page is turned a quarter turn, laid out again, and its sample
 //!    read both ways too;
-//! 3. the orientation whose reading has the highest mean character confidence wins, but a turn
-//!    away from the scan's own orientation must beat the scan's reading by [`MARGIN`];
+//! 3. the orientation whose reading has the highest mean character confidence wins, weighed by
+//!    how much was read ([`ReadScore::evidence`]: a sample that is one sideways page number says
+//!    little), but a turn away from the scan's own orientation must beat the scan's reading by
+//!    [`MARGIN`];
 //! 4. when the winner is not what preprocessing did, the page is preprocessed again with that
 //!    rotation forced (skew re-measured along the right axis) and laid out again.
 //!
@@ -50,6 +52,12 @@ pub const MARGIN: f32 = 0.08;
 /// reads badly every way (a picture, a bad scan) stays as scanned.
 pub const MIN_TURNED_READING: f32 = 0.6;
 
+/// Characters of prior belief added to every reading in [`ReadScore::evidence`] (a sample of
+/// six body-text lines holds 100-200 characters).
+pub const PRIOR_CHARS: f32 = 20.0;
+/// Confidence of those prior characters: no evidence either way.
+pub const PRIOR_CONFIDENCE: f32 = 0.5;
+
 /// How well a sample of lines reads: its characters (spaces aside) and their confidences.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReadScore {
@@ -80,6 +88,14 @@ impl ReadScore {
             self.confidence_sum / self.chars as f32
         }
     }
+
+    /// The mean character confidence as evidence, weighed by how much was read: the mean of
+    /// the characters read and [`PRIOR_CHARS`] more at [`PRIOR_CONFIDENCE`]. A hypothesis
+    /// under which the sample is one stamp or page number (a few characters, read in its own
+    /// orientation) does not outweigh six lines of body text read under another.
+    pub fn evidence(&self) -> f32 {
+        (self.confidence_sum + PRIOR_CHARS * PRIOR_CONFIDENCE) / (self.chars as f32 + PRIOR_CHARS)
+    }
 }
 
 /// What the orientation check found for one page.
@@ -89,7 +105,7 @@ pub struct OrientationDecision {
     pub proposed: u32,
     /// Clockwise turn chosen by reading.
     pub chosen: u32,
-    /// Each tried turn and its mean character confidence.
+    /// Each tried turn and its reading's [`ReadScore::evidence`].
     pub scores: Vec<(u32, f32)>,
 }
 
@@ -238,7 +254,7 @@ pub fn settle(
     // reading is needed (most upright pages stop here, after one read of the sample).
     let settled = |r: &ReadScore| proposed == 0 && r.mean() > 1.0 - MARGIN;
     let first = read_sample(recognizer, &prepared.gray, &sample_lines(&layout), settled)?;
-    scores.push((proposed, first.here.mean()));
+    scores.push((proposed, first.here.evidence()));
     let Some(turned) = first.turned else {
         let decision = OrientationDecision {
             proposed,
@@ -248,7 +264,7 @@ pub fn settle(
         tracing::debug!(?decision, "orientation by reading");
         return Ok((prepared, layout, Some(decision)));
     };
-    scores.push(((proposed + 180) % 360, turned.mean()));
+    scores.push(((proposed + 180) % 360, turned.evidence()));
     let clear = first.here.mean().max(turned.mean()) >= CLEAR_READING;
     // The quarter-turn hypotheses are preprocessed in their own right: the skew measured under
     // a wrong orientation is not the page's, and a page deskewed by it reads badly.
@@ -257,8 +273,8 @@ pub fn settle(
         let q = (proposed + 90) % 360;
         let (p, l) = prepared_at(image, preprocess_opts, layout_opts, q);
         let r = read_sample(recognizer, &p.gray, &sample_lines(&l), |_| false)?;
-        scores.push((q, r.here.mean()));
-        scores.push(((q + 180) % 360, r.turned.unwrap_or_default().mean()));
+        scores.push((q, r.here.evidence()));
+        scores.push(((q + 180) % 360, r.turned.unwrap_or_default().evidence()));
         quarter = Some((q, p, l));
     }
     let decision = OrientationDecision {
@@ -294,6 +310,26 @@ mod tests {
             0
         );
         assert_eq!(choose(&[]), 0);
+    }
+
+    #[test]
+    fn a_few_characters_read_clearly_do_not_outweigh_lines_of_text() {
+        // funsd_80728670 turned by 270°: as scanned, the only sample line is the page number
+        // printed along the margin (8 characters at 0.96); a quarter turn reads six lines of
+        // body text (250 characters at 0.97). By mean confidence alone the scan would stay.
+        let stamp = ReadScore {
+            chars: 8,
+            confidence_sum: 8.0 * 0.96,
+        };
+        let body = ReadScore {
+            chars: 250,
+            confidence_sum: 250.0 * 0.97,
+        };
+        assert_eq!(choose(&[(90, body.mean()), (0, stamp.mean())]), 0);
+        assert_eq!(choose(&[(90, body.evidence()), (0, stamp.evidence())]), 90);
+        // Evidence approaches the mean as more is read, and nothing read is no evidence.
+        assert!((body.evidence() - body.mean()).abs() < 0.04);
+        assert_eq!(ReadScore::default().evidence(), PRIOR_CONFIDENCE);
     }
 
     #[test]
