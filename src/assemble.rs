@@ -123,6 +123,29 @@ pub fn assemble_line(
     })
 }
 
+/// A line under this confidence that holds no run of two letters or digits is noise (a
+/// checkbox edge, a rule fragment, specks, a scribble read as `! - ( _ i`) and is left out of
+/// the page. On the 200 dev + tune pages such lines averaged 0.32: leaving out those under
+/// 0.2, 0.35, 0.5, 0.65 or 0.8 took tune CER-ci from 0.151 to 0.147, 0.143, 0.142, 0.142, 0.142
+/// (dev 0.127 to 0.122-0.117) and BoW F1-ci up by 0.005-0.015; leaving out every such line,
+/// confident initials and item numbers ("B.", "4.2") included, did worse (docs/BENCHMARKS.md).
+pub const NOISE_LINE_CONFIDENCE: f32 = 0.5;
+
+/// True when `line` is noise by [`NOISE_LINE_CONFIDENCE`]'s rule.
+pub fn is_noise(line: &Line) -> bool {
+    if line.confidence >= NOISE_LINE_CONFIDENCE {
+        return false;
+    }
+    let mut run = 0;
+    for c in line.text.chars() {
+        run = if c.is_alphanumeric() { run + 1 } else { 0 };
+        if run >= 2 {
+            return false;
+        }
+    }
+    true
+}
+
 /// Everything [`assemble_page`] needs besides the recognised lines.
 pub struct PageContext<'a> {
     /// 0-based page index.
@@ -141,7 +164,8 @@ pub struct PageContext<'a> {
     pub timings: StageTimings,
 }
 
-/// Build the [`Page`]; `images` and `texts` follow the layout's lines in reading order.
+/// Build the [`Page`]; `images` and `texts` follow the layout's lines in reading order. Lines
+/// that read as noise ([`is_noise`]) are left out.
 pub fn assemble_page(ctx: PageContext<'_>, images: &[LineImage], texts: &[LineText]) -> Page {
     let t0 = std::time::Instant::now();
     let mut k = 0usize;
@@ -152,6 +176,7 @@ pub fn assemble_page(ctx: PageContext<'_>, images: &[LineImage], texts: &[LineTe
             if let (Some(img), Some(txt)) = (images.get(k), texts.get(k))
                 && let Some(line) =
                     assemble_line(img, txt, ll.bbox, ctx.transform, ctx.review_threshold)
+                && !is_noise(&line)
             {
                 lines.push(line);
             }
@@ -301,7 +326,15 @@ mod tests {
         let page = assemble_page(ctx(&blank), &[], &[]);
         assert_eq!((page.confidence, page.needs_review), (1.0, false));
         // A line read normally keeps the word-based figures.
-        let page = assemble_page(ctx(&inked), &[img], &[text("ok", 0.9)]);
+        let page = assemble_page(ctx(&inked), std::slice::from_ref(&img), &[text("ok", 0.9)]);
         assert!((page.confidence - 0.81).abs() < 1e-6 && !page.needs_review);
+        // Marks read as a few unsure symbols are noise; the page is then as if read as nothing.
+        let page = assemble_page(ctx(&inked), std::slice::from_ref(&img), &[text("! -", 0.3)]);
+        assert!(page.blocks.is_empty() && page.needs_review);
+        // Sure symbols, an unsure word of two letters, and an initial read clearly stay.
+        for (s, conf) in [("! -", 0.9), ("ok !", 0.5), ("B.", 0.99)] {
+            let page = assemble_page(ctx(&inked), std::slice::from_ref(&img), &[text(s, conf)]);
+            assert_eq!(page.blocks.len(), 1, "{s} at {conf}");
+        }
     }
 }
