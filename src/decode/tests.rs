@@ -24,6 +24,14 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
+/// Appends one little-endian TIFF IFD entry holding a single value.
+fn ifd_entry(b: &mut Vec<u8>, tag: u16, kind: u16, value: u32) {
+    b.extend_from_slice(&tag.to_le_bytes());
+    b.extend_from_slice(&kind.to_le_bytes());
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&value.to_le_bytes());
+}
+
 /// A little-endian, uncompressed, single-strip 1-bit TIFF at 200 DPI with the given
 /// photometric interpretation (0 = WhiteIsZero, 1 = BlackIsZero); `rows` is packed MSB first.
 pub(crate) fn tiff_1bit(width: u32, height: u32, rows: &[u8], photometric: u16) -> Vec<u8> {
@@ -34,12 +42,7 @@ pub(crate) fn tiff_1bit(width: u32, height: u32, rows: &[u8], photometric: u16) 
     let mut b = b"II*\0".to_vec();
     b.extend_from_slice(&8u32.to_le_bytes());
     b.extend_from_slice(&ENTRIES.to_le_bytes());
-    let mut entry = |tag: u16, kind: u16, value: u32| {
-        b.extend_from_slice(&tag.to_le_bytes());
-        b.extend_from_slice(&kind.to_le_bytes());
-        b.extend_from_slice(&1u32.to_le_bytes());
-        b.extend_from_slice(&value.to_le_bytes());
-    };
+    let mut entry = |tag: u16, kind: u16, value: u32| ifd_entry(&mut b, tag, kind, value);
     const SHORT: u16 = 3;
     const LONG: u16 = 4;
     const RATIONAL: u16 = 5;
@@ -289,12 +292,7 @@ fn tiff_bomb(pages: u32, side: u32) -> Vec<u8> {
     b.extend_from_slice(&8u32.to_le_bytes());
     for i in 0..pages {
         b.extend_from_slice(&ENTRIES.to_le_bytes());
-        let mut entry = |tag: u16, kind: u16, value: u32| {
-            b.extend_from_slice(&tag.to_le_bytes());
-            b.extend_from_slice(&kind.to_le_bytes());
-            b.extend_from_slice(&1u32.to_le_bytes());
-            b.extend_from_slice(&value.to_le_bytes());
-        };
+        let mut entry = |tag: u16, kind: u16, value: u32| ifd_entry(&mut b, tag, kind, value);
         entry(256, 4, side);
         entry(257, 4, side);
         entry(258, 3, 1); // BitsPerSample

@@ -39,9 +39,9 @@ pub fn normalize_contrast(gray: &GrayImage) -> GrayImage {
     if w == 0 || h == 0 {
         return gray.clone();
     }
-    let (mut out, mut hist) = flatten(gray);
+    let (mut out, mut hist, maxima) = flatten(gray);
     let s = block_side(w, h);
-    if let Some(mask) = content_blocks(gray, s) {
+    if let Some(mask) = content_blocks(gray, s, &maxima) {
         hist = masked_histogram(&out, w, h, s, &mask);
     }
     let lut = stretch_lut(&hist);
@@ -81,21 +81,18 @@ pub(crate) fn block_maxima(gray: &GrayImage, s: usize) -> Vec<u8> {
 /// box of every block that is not flat ([`FLAT_BLOCK_CONTRAST`]). A document set on a
 /// noiseless canvas (a scan placed on a rendered PDF page, a synthetic margin) lies inside it,
 /// the canvas outside. `None` when the box is (nearly) the whole page, as it is for every scan
-/// or photo whose paper shows noise up to its edges, or when every block is flat.
-pub(crate) fn content_blocks(gray: &GrayImage, s: usize) -> Option<Vec<bool>> {
+/// or photo whose paper shows noise up to its edges, or when every block is flat. `hi` is the
+/// page's [`block_maxima`], which the background estimate has already computed.
+pub(crate) fn content_blocks(gray: &GrayImage, s: usize, hi: &[u8]) -> Option<Vec<bool>> {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     let (sw, sh) = (w.div_ceil(s), h.div_ceil(s));
     let src = gray.as_raw();
-    let (mut lo, mut hi) = (vec![255u8; sw * sh], vec![0u8; sw * sh]);
+    let mut lo = vec![255u8; sw * sh];
     for y in 0..h {
         let row = &src[y * w..(y + 1) * w];
-        let base = (y / s) * sw;
-        for (bx, chunk) in row.chunks(s).enumerate() {
-            let (mn, mx) = chunk
-                .iter()
-                .fold((255u8, 0u8), |(a, b), &v| (a.min(v), b.max(v)));
-            lo[base + bx] = lo[base + bx].min(mn);
-            hi[base + bx] = hi[base + bx].max(mx);
+        let lrow = &mut lo[(y / s) * sw..(y / s + 1) * sw];
+        for (l, chunk) in lrow.iter_mut().zip(row.chunks(s)) {
+            *l = chunk.iter().copied().fold(*l, u8::min);
         }
     }
     let (mut x0, mut y0, mut x1, mut y1) = (sw, sh, 0, 0);
@@ -178,8 +175,8 @@ pub(crate) fn interp_coord(i: usize, n: usize, s: usize) -> (usize, usize, f32) 
 }
 
 /// Illumination flattening: each pixel divided by the local background estimate (0..=255 out),
-/// with the histogram of the result.
-fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
+/// with the histogram of the result and the page's [`block_maxima`].
+fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256], Vec<u8>) {
     let (w, h) = (gray.width() as usize, gray.height() as usize);
     let src = gray.as_raw();
     let s = block_side(w, h);
@@ -235,7 +232,7 @@ fn flatten(gray: &GrayImage) -> (Vec<u8>, [u64; 256]) {
     for (i, hv) in hist.iter_mut().enumerate() {
         *hv = sub.iter().map(|s| s[i] as u64).sum();
     }
-    (out, hist)
+    (out, hist, small)
 }
 
 /// Build the stretch lookup table from the histogram of the flattened page.
@@ -409,12 +406,12 @@ mod tests {
         draw_paragraph(&mut reference, &font, 20, 20, 24.0, 0, 8);
         let mut canvas = GrayImage::from_pixel(3 * dw, 3 * dh, Luma([255]));
         image::imageops::replace(&mut canvas, &doc, dw as i64, dh as i64);
-        let mask = content_blocks(
-            &canvas,
-            block_side(canvas.width() as usize, 3 * dh as usize),
-        );
-        assert!(mask.is_some(), "the canvas is not the document");
-        assert!(content_blocks(&doc, block_side(dw as usize, dh as usize)).is_none());
+        let area = |p: &GrayImage| {
+            let s = block_side(p.width() as usize, p.height() as usize);
+            content_blocks(p, s, &block_maxima(p, s))
+        };
+        assert!(area(&canvas).is_some(), "the canvas is not the document");
+        assert!(area(&doc).is_none());
         // The document's paper stays paper, as it does when the document is alone.
         let paper_median = |norm: &GrayImage, x0: u32, y0: u32| {
             let mut v: Vec<u8> = reference

@@ -115,6 +115,7 @@ impl GpuPreprocessor {
         let mut gains = Vec::with_capacity(pages.len());
         let mut xs = Vec::with_capacity(pages.len());
         let mut ys = Vec::with_capacity(pages.len());
+        let mut maxima = Vec::with_capacity(pages.len());
         for (i, g) in grids.iter().enumerate() {
             let o = l_small.offsets[i] as usize;
             let n = (g.sw * g.sh) as usize;
@@ -123,6 +124,7 @@ impl GpuPreprocessor {
             gains.push(background_gain(&small_u8, g.sw as usize, g.sh as usize));
             xs.push(coords(g.w as usize, g.sw as usize, g.s as usize));
             ys.push(coords(g.h as usize, g.sh as usize, g.s as usize));
+            maxima.push(small_u8);
         }
         let l_gain = Layout::new(gains.iter().map(|v| 4 * v.len() as u64), align);
         let l_xs = Layout::new(xs.iter().map(|v| 16 * v.len() as u64), align);
@@ -160,7 +162,8 @@ impl GpuPreprocessor {
         let masks: Vec<Option<Vec<bool>>> = pages
             .iter()
             .zip(&grids)
-            .map(|(p, g)| content_blocks(p, g.s as usize))
+            .zip(&maxima)
+            .map(|((p, g), hi)| content_blocks(p, g.s as usize, hi))
             .collect();
         let luts: Vec<Vec<u32>> = (0..pages.len())
             .map(|i| {
