@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what ferrocr needs on Debian/Ubuntu, skipping packages that are already there:
-# fonts for training and tests, xmllint for output validation, Mesa's Vulkan drivers (lavapipe)
+# fonts for training and tests, xmllint, poppler-utils and qpdf for output validation, Mesa's Vulkan drivers (lavapipe)
 # for GPU parity tests, and Tesseract for side-by-side benchmarks. Idempotent; needs root (or sudo).
 set -euo pipefail
-pkgs=(fonts-dejavu-core libxml2-utils mesa-vulkan-drivers)
+pkgs=(fonts-dejavu-core libxml2-utils mesa-vulkan-drivers poppler-utils qpdf)
 if [ "${1:-}" = "--full" ]; then
   # Training fonts and the benchmark baseline.
   pkgs+=(fonts-liberation2 fonts-freefont-ttf fonts-urw-base35 fonts-noto-core fonts-texgyre

@@ -71,10 +71,23 @@ fn reads_the_sample_letter_and_receipt() {
     let (letter_path, receipt_path) = (data("sample-letter.png"), data("sample-receipt.jpg"));
     let letter = read(&[&letter_path]);
     let receipt = read(&[&receipt_path]);
-    // Several files: outputs in input order, each as if read alone.
+    // Several files: outputs in input order, each as if read alone, under a line naming it.
+    let with_newline = |t: &str| {
+        if t.ends_with('\n') {
+            t.to_string()
+        } else {
+            format!("{t}\n")
+        }
+    };
     assert_eq!(
         read(&[&letter_path, &receipt_path]),
-        format!("{letter}{receipt}")
+        format!(
+            "==> {} <==\n{}==> {} <==\n{}",
+            letter_path.display(),
+            with_newline(&letter),
+            receipt_path.display(),
+            with_newline(&receipt)
+        )
     );
     let (cl, cr) = (
         cer_ci("sample-letter.gt.txt", &letter),
@@ -352,4 +365,97 @@ fn a_single_line_of_large_print_is_read() {
         );
         assert_eq!(page["rotation"].as_u64(), Some(0), "size {size}");
     }
+}
+
+/// A folder is read recursively and its results keep their paths below it, so two `x.png` in
+/// different subfolders never meet; files that would still write one result are refused
+/// before any work.
+#[test]
+fn folders_mirror_their_paths_and_collisions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let scans = dir.path().join("scans");
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(scans.join(sub)).unwrap();
+        std::fs::copy(data("sample-receipt.jpg"), scans.join(sub).join("x.jpg")).unwrap();
+    }
+    std::fs::write(scans.join("a").join("notes.txt"), "not an image").unwrap();
+    let out_dir = dir.path().join("out");
+    let out = run(
+        &["--format", "text", "--out", out_dir.to_str().unwrap()],
+        &[&scans],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for sub in ["a", "b"] {
+        let text = std::fs::read_to_string(out_dir.join(sub).join("x.txt")).unwrap();
+        assert!(text.contains("MARKET"), "{text}");
+    }
+    assert!(!out_dir.join("a").join("notes.txt").exists());
+    // The same two files given one by one would both write out/x.txt: refused up front.
+    let clash = dir.path().join("clash");
+    let out = run(
+        &["--out", clash.to_str().unwrap()],
+        &[&scans.join("a/x.jpg"), &scans.join("b/x.jpg")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("would both be written"), "{err}");
+    assert!(std::fs::read_dir(&clash).map_or(true, |mut d| d.next().is_none()));
+}
+
+/// `-` reads standard input; several inputs on stdout make one valid document per format:
+/// one hOCR file of every page (well-formed XML), and a clear refusal naming `--out` for ALTO.
+#[test]
+fn stdin_and_several_inputs_on_stdout() {
+    let receipt = std::fs::read(data("sample-receipt.jpg")).unwrap();
+    let mut child = bin()
+        .args(["ocr", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&receipt).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MARKET"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let files = [data("sample-receipt.jpg"), data("sample-letter.png")];
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let out = run(&["--format", "hocr"], &refs);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hocr = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(hocr.matches("<?xml").count(), 1, "one document");
+    assert_eq!(hocr.matches("class='ocr_page'").count(), 2, "{hocr}");
+    assert!(
+        hocr.contains("image &quot;sample-receipt.jpg&quot;")
+            && hocr.contains("image &quot;sample-letter.png&quot;"),
+        "each page names its file: {hocr}"
+    );
+    assert!(hocr.contains("id='page_2'"));
+    let path = dir.path().join("both.hocr");
+    std::fs::write(&path, &hocr).unwrap();
+    match Command::new("xmllint").arg("--noout").arg(&path).output() {
+        Ok(x) => assert!(x.status.success(), "{}", String::from_utf8_lossy(&x.stderr)),
+        Err(_) => ferrocr::prerequisite::missing("xmllint (libxml2-utils)"),
+    }
+    let out = run(&["--format", "alto"], &refs);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--out") && err.contains("alto"), "{err}");
 }

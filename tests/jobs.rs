@@ -151,7 +151,7 @@ async fn idempotency_webhooks_and_bad_input() {
     );
 
     // Idempotency: the same key twice gives the same job.
-    let url = format!("{jobs_url}?formats=text,json&callback_url=http://{hook_addr}/hook");
+    let url = format!("{jobs_url}?formats=text,json,pdf&callback_url=http://{hook_addr}/hook");
     let a = send(
         &client,
         "POST",
@@ -205,6 +205,18 @@ async fn idempotency_webhooks_and_bad_input() {
         text.body, sync.body,
         "job result equals the synchronous result"
     );
+    // The searchable PDF is served as the file it is (stored as base64 text).
+    let pdf = send(
+        &client,
+        "GET",
+        &server.url(&format!("{location}/result?format=pdf")),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(pdf.status, 200, "{}", pdf.body);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-1.") && pdf.body.trim_end().ends_with("%%EOF"));
     let r = send(
         &client,
         "GET",

@@ -523,3 +523,37 @@ async fn tls_with_alpn_h2() {
     assert!(String::from_utf8_lossy(&body).contains("MARKET"));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdf_format_answers_a_searchable_pdf_for_one_file() {
+    let server = start(test_config()).await;
+    let reply = send(
+        &http1(),
+        "POST",
+        &server.url("/v1/ocr?format=pdf"),
+        &[PNG],
+        small_page(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.headers.get("content-type").unwrap(),
+        "application/pdf"
+    );
+    assert!(reply.body.starts_with("%PDF-1."), "not a PDF");
+    assert!(reply.body.trim_end().ends_with("%%EOF"), "truncated PDF");
+    assert_eq!(reply.headers.get("x-ferrocr-pages").unwrap(), "1");
+    // Several files cannot share one PDF answer: a clear 400 naming the parameter.
+    let (ctype, body) = multipart(&[("a.png", small_page()), ("b.png", small_page())]);
+    let reply = send(
+        &http1(),
+        "POST",
+        &server.url("/v1/ocr?format=pdf"),
+        &[("content-type", ctype.as_str())],
+        body,
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("format"), "{}", reply.body);
+    server.stop().await;
+}

@@ -3,6 +3,7 @@
 pub mod average;
 pub mod doctor;
 pub mod eval_lines;
+pub mod inputs;
 pub mod load;
 pub mod ocr;
 pub mod ocr_run;
@@ -153,8 +154,10 @@ impl ModelArgs {
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Colour codes only for a person at a terminal, never into a log file or a pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

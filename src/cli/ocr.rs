@@ -1,10 +1,12 @@
 //! `ferrocr ocr`: many files in parallel, each failure named with its reason while the others
 //! complete; exit code 1 only when some file failed.
 //!
-//! Without `--out`, results go to stdout in input order (for `--format json` with several files,
-//! one compact JSON document per line). With `--out DIR`, one file per input named after its stem
-//! with the format's extension (`a.png` -> `DIR/a.txt`); when two inputs share a stem, the full
-//! file name is used instead (`a.png.txt`).
+//! Inputs are files, folders (read recursively) and `-` (standard input); see
+//! [`super::inputs`]. Without `--out`, results go to stdout in input order; several inputs give
+//! one valid document per format (text with a `==> NAME <==` line before each input, one
+//! compact JSON document per line, one hOCR file of every page; ALTO, TSV and PDF need
+//! `--out`). With `--out DIR`, one file per input named after its stem with the format's
+//! extension (`a.png` -> `DIR/a.txt`), keeping the path below a folder given as input.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -16,6 +18,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 
 use super::ModelArgs;
+use super::inputs::expand;
 use super::ocr_run::{Sink, run_batched, run_per_file};
 use crate::batcher::{Batcher, BatcherConfig};
 use crate::decode::DecodeLimits;
@@ -92,7 +95,8 @@ pub struct OcrArgs {
     /// Do not resample pages of very small or very large text to a workable text height.
     #[arg(long)]
     pub no_rescale: bool,
-    /// Input files (PNG, JPEG, TIFF, BMP, WebP, PNM, PDF).
+    /// Input files (PNG, JPEG, TIFF, BMP, WebP, PNM, PDF), folders (read recursively) or `-`
+    /// (standard input).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
@@ -125,6 +129,12 @@ impl OcrArgs {
 /// Run `ferrocr ocr`.
 pub fn run(args: OcrArgs) -> anyhow::Result<ExitCode> {
     let options = args.engine_options()?;
+    if !args.format.is_text() && args.out.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "--format pdf writes a binary file: redirect stdout to a file, or give --out DIR"
+        );
+    }
+    let inputs = expand(&args.files)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -145,7 +155,7 @@ pub fn run(args: OcrArgs) -> anyhow::Result<ExitCode> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let n = args.files.len();
+    let n = inputs.len();
     let progress = (n > 1 && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new(n as u64);
         pb.set_style(
@@ -156,7 +166,13 @@ pub fn run(args: OcrArgs) -> anyhow::Result<ExitCode> {
         );
         pb
     });
-    let sink = Sink::new(&args.files, args.out.as_deref(), args.format, progress);
+    let sink = Sink::new(
+        &inputs,
+        args.out.as_deref(),
+        args.format,
+        options.limits.clone(),
+        progress,
+    )?;
     let started = Instant::now();
     let pipeline = if batched {
         let kernels = crate::compute::page_kernels(&selected);

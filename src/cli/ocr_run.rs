@@ -8,7 +8,6 @@
 //!   GPU node) and their lines gathered into large recognition passes. What a GPU needs: one
 //!   page's ~50 lines leave it mostly idle.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,73 +18,142 @@ use anyhow::Context;
 use futures_util::StreamExt;
 
 use crate::batcher::{Batcher, Priority};
+use crate::decode::DecodeLimits;
 use crate::document::{Document, StageTimings};
 use crate::engine::{Engine, EngineOptions};
 use crate::recognize::stage_clock::StageSeconds;
-use crate::render::{OutputFormat, render, render_json_line};
+use crate::render::{OutputFormat, render_bytes, render_hocr_documents, render_json_line};
+
+use super::inputs::{Input, output_paths};
+
+/// A file's document and the bytes it was read from (PDF output embeds its pages).
+pub(super) type FileResult = anyhow::Result<(Document, bytes::Bytes)>;
+
+/// How results reach stdout when there is no `--out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StdoutMode {
+    /// Each input's rendering as it is (one input, or several text-like results).
+    Plain,
+    /// Several inputs as text: a `==> NAME <==` line before each input's text.
+    TextWithHeaders,
+    /// Several inputs as JSON: one compact document per line.
+    JsonLines,
+    /// Several inputs as hOCR: one file holding every input's pages, written at the end.
+    OneHocr,
+}
 
 /// Where results go: one file per input under `--out`, or stdout in input order as soon as
-/// every earlier file is done. Counts failures and sums the pages' stage timings for
+/// every earlier input is done. Counts failures and sums the pages' stage timings for
 /// `--timings`. Shared by the worker threads or tasks.
 pub(super) struct Sink<'a> {
-    files: &'a [PathBuf],
+    inputs: &'a [Input],
     outputs: Option<Vec<PathBuf>>,
     format: OutputFormat,
-    /// One compact JSON document per line (several JSON results on stdout).
-    compact_json: bool,
+    /// The limits files are decoded under (PDF output decodes its pages again).
+    limits: DecodeLimits,
+    mode: StdoutMode,
     progress: Option<indicatif::ProgressBar>,
-    pending: Mutex<(usize, Vec<Option<String>>)>,
+    pending: Mutex<(usize, Vec<Option<Vec<u8>>>)>,
+    /// Documents kept for one hOCR file of several inputs ([`StdoutMode::OneHocr`]).
+    hocr: Mutex<Vec<Option<Document>>>,
     failed: AtomicUsize,
     totals: Mutex<(usize, StageTimings)>,
 }
 
 impl<'a> Sink<'a> {
-    /// A sink for `files`, writing into `out` when given.
+    /// A sink for `inputs`, writing into `out` when given. Fails before any work when two
+    /// inputs would write the same file, or when several inputs cannot share stdout in
+    /// `format` (ALTO, TSV and PDF hold one document each).
     pub(super) fn new(
-        files: &'a [PathBuf],
+        inputs: &'a [Input],
         out: Option<&Path>,
         format: OutputFormat,
+        limits: DecodeLimits,
         progress: Option<indicatif::ProgressBar>,
-    ) -> Self {
-        let n = files.len();
-        Sink {
-            files,
-            outputs: out.map(|d| output_paths(files, d, format)),
+    ) -> anyhow::Result<Self> {
+        let n = inputs.len();
+        let outputs = out.map(|d| output_paths(inputs, d, format)).transpose()?;
+        let mode = match (n > 1 && out.is_none(), format) {
+            (false, _) => StdoutMode::Plain,
+            (true, OutputFormat::Text) => StdoutMode::TextWithHeaders,
+            (true, OutputFormat::Json) => StdoutMode::JsonLines,
+            (true, OutputFormat::Hocr) => StdoutMode::OneHocr,
+            (true, f) => anyhow::bail!(
+                "--format {} holds one document per file and cannot put {n} inputs on stdout: \
+                 give --out DIR (one result file per input)",
+                clap::ValueEnum::to_possible_value(&f)
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            ),
+        };
+        if let Some(outs) = &outputs {
+            for p in outs {
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+            }
+        }
+        Ok(Sink {
+            inputs,
+            outputs,
             format,
-            compact_json: n > 1 && out.is_none(),
+            limits,
+            mode,
             progress,
             pending: Mutex::new((0, vec![None; n])),
+            hocr: Mutex::new(vec![None; if mode == StdoutMode::OneHocr { n } else { 0 }]),
             failed: AtomicUsize::new(0),
             totals: Mutex::new((0, StageTimings::default())),
-        }
+        })
     }
 
-    /// Take file `i`'s outcome: render and write it, or report its failure.
-    pub(super) fn finish(&self, i: usize, result: anyhow::Result<Document>) {
-        let text = result.and_then(|doc| {
+    /// The rendering of input `i`'s document for its file or for stdout.
+    fn rendering(&self, i: usize, doc: &Document, source: &[u8]) -> anyhow::Result<Vec<u8>> {
+        if self.outputs.is_some() {
+            return Ok(render_bytes(doc, self.format, source, &self.limits)?);
+        }
+        Ok(match self.mode {
+            StdoutMode::Plain => render_bytes(doc, self.format, source, &self.limits)?,
+            StdoutMode::JsonLines => render_json_line(doc).into_bytes(),
+            StdoutMode::TextWithHeaders => {
+                let mut out = format!("==> {} <==\n", self.inputs[i].display).into_bytes();
+                out.extend(render_bytes(doc, self.format, source, &self.limits)?);
+                if !out.ends_with(b"\n") {
+                    out.push(b'\n');
+                }
+                out
+            }
+            StdoutMode::OneHocr => {
+                let mut kept = self.hocr.lock().unwrap_or_else(|p| p.into_inner());
+                kept[i] = Some(doc.clone());
+                Vec::new()
+            }
+        })
+    }
+
+    /// Take input `i`'s outcome: render and write it, or report its failure.
+    pub(super) fn finish(&self, i: usize, result: FileResult) {
+        let text = result.and_then(|(doc, source)| {
             self.add_timings(&doc);
-            let text = if self.compact_json && self.format == OutputFormat::Json {
-                render_json_line(&doc)
-            } else {
-                render(&doc, self.format)
-            };
+            let text = self.rendering(i, &doc, &source)?;
             match &self.outputs {
                 Some(outs) => {
-                    std::fs::write(&outs[i], text.as_bytes())
+                    std::fs::write(&outs[i], &text)
                         .with_context(|| format!("cannot write {}", outs[i].display()))?;
-                    Ok(String::new())
+                    Ok(Vec::new())
                 }
                 None => Ok(text),
             }
         });
         let text = text.unwrap_or_else(|e| {
             self.failed.fetch_add(1, Ordering::SeqCst);
-            let msg = format!("ferrocr: {}: {e:#}", self.files[i].display());
+            let msg = format!("ferrocr: {}: {e:#}", self.inputs[i].display);
             match &self.progress {
                 Some(pb) => pb.println(msg),
                 None => eprintln!("{msg}"),
             }
-            String::new()
+            Vec::new()
         });
         if let Some(pb) = &self.progress {
             pb.inc(1);
@@ -94,11 +162,11 @@ impl<'a> Sink<'a> {
             let mut guard = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             guard.1[i] = Some(text);
             let mut stdout = std::io::stdout().lock();
-            while guard.0 < self.files.len() {
+            while guard.0 < self.inputs.len() {
                 let k = guard.0;
                 match guard.1[k].take() {
                     Some(t) => {
-                        let _ = stdout.write_all(t.as_bytes());
+                        let _ = stdout.write_all(&t);
                         guard.0 += 1;
                     }
                     None => break,
@@ -125,10 +193,18 @@ impl<'a> Sink<'a> {
         self.failed.load(Ordering::SeqCst)
     }
 
-    /// Clear the progress bar.
+    /// Clear the progress bar, and write the one hOCR file of several inputs (the inputs
+    /// that failed are named on stderr and left out).
     pub(super) fn close(&self) {
         if let Some(pb) = &self.progress {
             pb.finish_and_clear();
+        }
+        if self.mode == StdoutMode::OneHocr && self.outputs.is_none() {
+            let kept = std::mem::take(&mut *self.hocr.lock().unwrap_or_else(|p| p.into_inner()));
+            let docs: Vec<Document> = kept.into_iter().flatten().collect();
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(render_hocr_documents(&docs).as_bytes());
+            let _ = stdout.flush();
         }
     }
 
@@ -152,7 +228,7 @@ impl<'a> Sink<'a> {
             "ferrocr: timings ({pipeline}): {pages} pages from {} files in {secs:.2} s = {:.2} pages/s; \
              mean per page: decode {:.1} ms, preprocess {:.1} ms, layout {:.1} ms, recognise {:.1} ms, \
              assemble {:.1} ms",
-            self.files.len(),
+            self.inputs.len(),
             pages as f64 / secs.max(1e-9),
             per(t.decode_ms),
             per(t.preprocess_ms),
@@ -173,53 +249,23 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// Output paths for `--out DIR`: stem + extension, full name when stems collide.
-pub(super) fn output_paths(files: &[PathBuf], dir: &Path, format: OutputFormat) -> Vec<PathBuf> {
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default()
-    };
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for f in files {
-        *counts.entry(stem(f)).or_default() += 1;
-    }
-    files
-        .iter()
-        .map(|f| {
-            let s = stem(f);
-            let base = if counts[&s] > 1 {
-                f.file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or(s)
-            } else {
-                s
-            };
-            dir.join(format!("{base}.{}", format.extension()))
-        })
-        .collect()
-}
-
-fn file_name(path: &Path) -> Option<String> {
-    path.file_name().map(|n| n.to_string_lossy().to_string())
-}
-
 /// Every file through `engine` on `jobs` threads, each taking the next file when done.
 pub(super) fn run_per_file(engine: &Engine, jobs: usize, sink: &Sink) {
-    let files = sink.files;
+    let inputs = sink.inputs;
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(files.len()) {
+        for _ in 0..jobs.min(inputs.len()) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= files.len() {
+                    if i >= inputs.len() {
                         break;
                     }
-                    let path = &files[i];
-                    let result = std::fs::read(path)
-                        .context("cannot read file")
-                        .and_then(|b| Ok(engine.process_bytes(&b, file_name(path))?));
+                    let input = &inputs[i];
+                    let result = input.read().and_then(|b| {
+                        let doc = engine.process_bytes(&b, input.source_name())?;
+                        Ok((doc, b))
+                    });
                     sink.finish(i, result);
                 }
             });
@@ -241,20 +287,23 @@ pub(super) fn run_batched(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let files = sink.files;
+    let inputs = sink.inputs;
     runtime.block_on(async {
-        futures_util::stream::iter(0..files.len())
+        futures_util::stream::iter(0..inputs.len())
             .map(|i| {
                 let options = options.clone();
                 async move {
-                    let path = &files[i];
+                    let input = &inputs[i];
                     let result = async {
-                        let bytes = tokio::fs::read(path).await.context("cannot read file")?;
+                        let read = input.clone();
+                        let bytes = tokio::task::spawn_blocking(move || read.read())
+                            .await
+                            .context("file reader failed")??;
                         let meta = batcher.request(Priority::Interactive, None);
                         let doc = batcher
-                            .process_document(bytes.into(), options, &meta, file_name(path))
+                            .process_document(bytes.clone(), options, &meta, input.source_name())
                             .await?;
-                        anyhow::Ok(doc)
+                        anyhow::Ok((doc, bytes))
                     }
                     .await;
                     (i, result)
@@ -268,27 +317,4 @@ pub(super) fn run_batched(
             .await;
     });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn output_names_follow_stems_and_avoid_collisions() {
-        let files = vec![
-            PathBuf::from("x/a.png"),
-            PathBuf::from("y/a.jpg"),
-            PathBuf::from("b.tif"),
-        ];
-        let outs = output_paths(&files, Path::new("out"), OutputFormat::Alto);
-        assert_eq!(
-            outs,
-            vec![
-                PathBuf::from("out/a.png.alto.xml"),
-                PathBuf::from("out/a.jpg.alto.xml"),
-                PathBuf::from("out/b.alto.xml")
-            ]
-        );
-    }
 }

@@ -199,7 +199,8 @@ pub fn select_device(preference: DevicePreference) -> Result<SelectedDevice> {
         DevicePreference::Auto => match try_gpu(software_adapter_allowed()) {
             Ok(dev) => Ok(dev),
             Err(why) => {
-                tracing::warn!("no usable GPU adapter, using the CPU backend ({why})");
+                // Expected on a machine without a GPU: information, not a warning.
+                tracing::info!("no usable GPU adapter, using the CPU backend ({why})");
                 Ok(cpu_device(format!("auto: no usable GPU adapter ({why})")))
             }
         },

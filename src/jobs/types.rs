@@ -117,6 +117,7 @@ pub fn format_name(format: OutputFormat) -> &'static str {
         OutputFormat::Hocr => "hocr",
         OutputFormat::Alto => "alto",
         OutputFormat::Tsv => "tsv",
+        OutputFormat::Pdf => "pdf",
     }
 }
 
@@ -128,6 +129,7 @@ pub fn parse_format(name: &str) -> Result<OutputFormat, JobError> {
         OutputFormat::Hocr,
         OutputFormat::Alto,
         OutputFormat::Tsv,
+        OutputFormat::Pdf,
     ]
     .into_iter()
     .find(|f| format_name(*f) == name)
@@ -353,7 +355,8 @@ pub struct JobPage {
 pub struct RenderedOutput {
     /// Its format.
     pub format: OutputFormat,
-    /// The rendered text (JSON, XML, TSV, ...).
+    /// The rendered text (JSON, XML, TSV, ...); a PDF as standard base64 (the result table
+    /// holds text), decoded again when it is served.
     pub body: String,
 }
 

@@ -22,9 +22,16 @@ const CAPABILITIES: &str = "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrx_c
 
 /// Render the document as an hOCR 1.2 XHTML file (well-formed XML, UTF-8).
 pub fn render_hocr(doc: &Document) -> String {
-    let mut out = String::with_capacity(1024 + estimated_chars(doc) * 96);
+    render_hocr_documents(std::slice::from_ref(doc))
+}
+
+/// Render several documents as one hOCR file: their pages in order (ids numbered across the
+/// whole file), each page's `image` property naming its own document's file.
+pub fn render_hocr_documents(docs: &[Document]) -> String {
+    let chars: usize = docs.iter().map(estimated_chars).sum();
+    let mut out = String::with_capacity(1024 + chars * 96);
     // Writing into a String cannot fail; fmt::Result exists only because of the Write trait.
-    let _ = write_document(&mut out, doc);
+    let _ = write_documents(&mut out, docs);
     out
 }
 
@@ -37,7 +44,7 @@ fn estimated_chars(doc: &Document) -> usize {
         .sum()
 }
 
-fn write_document(out: &mut String, doc: &Document) -> fmt::Result {
+fn write_documents(out: &mut String, docs: &[Document]) -> fmt::Result {
     out.push_str(concat!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
         "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\"\n",
@@ -46,7 +53,8 @@ fn write_document(out: &mut String, doc: &Document) -> fmt::Result {
         " <head>\n",
         "  <title>",
     ));
-    push_escaped(out, doc.source.as_deref().unwrap_or(""));
+    let sources: Vec<&str> = docs.iter().filter_map(|d| d.source.as_deref()).collect();
+    push_escaped(out, &sources.join(", "));
     out.push_str("</title>\n");
     out.push_str("  <meta http-equiv=\"Content-Type\" content=\"text/html;charset=utf-8\" />\n");
     writeln!(
@@ -60,12 +68,16 @@ fn write_document(out: &mut String, doc: &Document) -> fmt::Result {
     writeln!(
         out,
         "  <meta name='ocr-number-of-pages' content='{}' />",
-        doc.pages.len()
+        docs.iter().map(|d| d.pages.len()).sum::<usize>()
     )?;
     out.push_str(" </head>\n <body>\n");
-    let image = doc.source.as_deref().map(image_property);
-    for (p, page) in doc.pages.iter().enumerate() {
-        write_page(out, page, p + 1, image.as_deref())?;
+    let mut p = 0;
+    for doc in docs {
+        let image = doc.source.as_deref().map(image_property);
+        for page in &doc.pages {
+            p += 1;
+            write_page(out, page, p, image.as_deref())?;
+        }
     }
     out.push_str(" </body>\n</html>\n");
     Ok(())

@@ -1,9 +1,11 @@
-//! Render stage: a [`Document`](crate::document::Document) -> text, JSON, hOCR, ALTO v4 or TSV.
+//! Render stage: a [`Document`](crate::document::Document) -> text, JSON, hOCR, ALTO v4, TSV
+//! or a searchable PDF.
 //!
-//! Every renderer is a pure function of the document, never fails and never panics: odd input
-//! (empty documents, pages without text, non-finite confidences, control characters in text) is
-//! normalised into valid output instead. One file per format; [`render`] dispatches on
-//! [`OutputFormat`].
+//! Every text renderer is a pure function of the document, never fails and never panics: odd
+//! input (empty documents, pages without text, non-finite confidences, control characters in
+//! text) is normalised into valid output instead. One file per format; [`render`] dispatches on
+//! [`OutputFormat`]. The PDF renderer ([`render_pdf`]) also needs the file the pages came from,
+//! and [`render_bytes`] dispatches over every format given that file.
 
 use std::borrow::Cow;
 
@@ -12,6 +14,7 @@ use crate::document::{Document, Line, Word};
 mod alto;
 mod hocr;
 mod json;
+mod pdf;
 mod text;
 mod tsv;
 mod xml;
@@ -20,8 +23,9 @@ mod xml;
 mod test_support;
 
 pub use alto::render_alto;
-pub use hocr::render_hocr;
+pub use hocr::{render_hocr, render_hocr_documents};
 pub use json::{JSON_SCHEMA_VERSION, JsonEnvelope, parse_json, render_json, render_json_line};
+pub use pdf::{DEFAULT_IMAGE_DPI, render_pdf};
 pub use text::render_text;
 pub use tsv::{TSV_HEADER, render_tsv};
 
@@ -44,6 +48,8 @@ pub enum OutputFormat {
     Alto,
     /// Tesseract-compatible TSV (level, page_num, block_num, par_num, line_num, word_num, ...).
     Tsv,
+    /// A searchable PDF: each page as it was sent, with the words as invisible text on it.
+    Pdf,
 }
 
 impl OutputFormat {
@@ -55,7 +61,14 @@ impl OutputFormat {
             OutputFormat::Hocr => "hocr",
             OutputFormat::Alto => "alto.xml",
             OutputFormat::Tsv => "tsv",
+            OutputFormat::Pdf => "pdf",
         }
+    }
+
+    /// True for the formats rendered from the document alone as UTF-8 text ([`render`]);
+    /// false for PDF, which embeds the pages of the source file ([`render_bytes`]).
+    pub fn is_text(&self) -> bool {
+        *self != OutputFormat::Pdf
     }
 
     /// MIME type of the rendered output.
@@ -66,19 +79,36 @@ impl OutputFormat {
             OutputFormat::Hocr => "text/html; charset=utf-8",
             OutputFormat::Alto => "application/xml",
             OutputFormat::Tsv => "text/tab-separated-values; charset=utf-8",
+            OutputFormat::Pdf => "application/pdf",
         }
     }
 }
 
-/// Render `doc` in `format`. Infallible: every document, including one without pages, has a
-/// valid rendering in every format.
-pub fn render(doc: &Document, format: OutputFormat) -> String {
-    match format {
+/// Render `doc` in a text `format`. Infallible: every document, including one without pages,
+/// has a valid rendering in every text format. `None` for [`OutputFormat::Pdf`], which needs
+/// the source file ([`render_bytes`]).
+pub fn render(doc: &Document, format: OutputFormat) -> Option<String> {
+    Some(match format {
         OutputFormat::Text => render_text(doc),
         OutputFormat::Json => render_json(doc),
         OutputFormat::Hocr => render_hocr(doc),
         OutputFormat::Alto => render_alto(doc),
         OutputFormat::Tsv => render_tsv(doc),
+        OutputFormat::Pdf => return None,
+    })
+}
+
+/// Render `doc` in any `format`, given `source`, the file its pages were read from under
+/// `limits` (used by PDF output only). Fails only for PDF output (see [`render_pdf`]).
+pub fn render_bytes(
+    doc: &Document,
+    format: OutputFormat,
+    source: &[u8],
+    limits: &crate::decode::DecodeLimits,
+) -> crate::error::Result<Vec<u8>> {
+    match render(doc, format) {
+        Some(text) => Ok(text.into_bytes()),
+        None => render_pdf(doc, source, limits),
     }
 }
 
@@ -132,7 +162,7 @@ mod tests {
     use crate::document::Char;
     use crate::geometry::BBox;
 
-    const ALL: [OutputFormat; 5] = [
+    const TEXT_FORMATS: [OutputFormat; 5] = [
         OutputFormat::Text,
         OutputFormat::Json,
         OutputFormat::Hocr,
@@ -143,11 +173,11 @@ mod tests {
     #[test]
     fn dispatch_matches_the_per_format_functions() {
         let doc = sample_document();
-        assert_eq!(render(&doc, OutputFormat::Text), render_text(&doc));
-        assert_eq!(render(&doc, OutputFormat::Json), render_json(&doc));
-        assert_eq!(render(&doc, OutputFormat::Hocr), render_hocr(&doc));
-        assert_eq!(render(&doc, OutputFormat::Alto), render_alto(&doc));
-        assert_eq!(render(&doc, OutputFormat::Tsv), render_tsv(&doc));
+        assert_eq!(render(&doc, OutputFormat::Text), Some(render_text(&doc)));
+        assert_eq!(render(&doc, OutputFormat::Json), Some(render_json(&doc)));
+        assert_eq!(render(&doc, OutputFormat::Hocr), Some(render_hocr(&doc)));
+        assert_eq!(render(&doc, OutputFormat::Alto), Some(render_alto(&doc)));
+        assert_eq!(render(&doc, OutputFormat::Tsv), Some(render_tsv(&doc)));
     }
 
     #[test]
@@ -156,14 +186,14 @@ mod tests {
             source: None,
             pages: Vec::new(),
         };
-        for format in ALL {
-            let out = render(&empty, format);
+        for format in TEXT_FORMATS {
+            let out = render(&empty, format).unwrap();
             if format == OutputFormat::Text {
                 assert!(out.is_empty());
             } else {
                 assert!(!out.is_empty(), "{format:?} rendered nothing");
             }
-            let out = render(&empty_page_document(), format);
+            let out = render(&empty_page_document(), format).unwrap();
             if format != OutputFormat::Text {
                 assert!(!out.is_empty(), "{format:?} rendered nothing");
             }
@@ -180,9 +210,9 @@ mod tests {
         block.lines = vec![template; 800];
         let words: usize = doc.pages[0].lines().map(|l| l.words.len()).sum();
         assert_eq!(words, 4000 + 3);
-        for format in ALL {
+        for format in TEXT_FORMATS {
             let start = std::time::Instant::now();
-            let out = render(&doc, format);
+            let out = render(&doc, format).unwrap();
             let ms = start.elapsed().as_secs_f64() * 1e3;
             eprintln!(
                 "{format:?}: {ms:.2} ms for {words} words, {} bytes",

@@ -267,11 +267,16 @@ pub async fn result(
             ),
         )
     })?;
-    Ok((
-        [(header::CONTENT_TYPE, format.content_type())],
-        body.to_string(),
-    )
-        .into_response())
+    // A PDF is stored as base64 text (the result table holds text); answered as the file.
+    let body: Vec<u8> = if format == OutputFormat::Pdf {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .map_err(|e| ApiError(OcrError::Internal(format!("stored PDF unreadable: {e}"))))?
+    } else {
+        body.as_bytes().to_vec()
+    };
+    Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }
 
 /// Query of `GET /v1/jobs`.

@@ -28,7 +28,7 @@ use crate::batcher::Priority;
 use crate::document::Document;
 use crate::engine::EngineOptions;
 use crate::error::OcrError;
-use crate::render::{OutputFormat, render, render_json_line};
+use crate::render::{OutputFormat, render, render_json_line, render_pdf};
 
 /// Query parameters of `/v1/ocr` (and of job submission).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -139,11 +139,38 @@ pub fn respond(files: Vec<FileOutcome>, format: OutputFormat) -> Result<Response
 /// Response header with the number of pages recognised (read by `ferrocr load`).
 pub const PAGES_HEADER: &str = "x-ferrocr-pages";
 
+/// The searchable PDF of the request's one file, rendered off the async threads (embedding a
+/// page image compresses it).
+async fn respond_pdf(
+    mut files: Vec<FileOutcome>,
+    sources: Vec<bytes::Bytes>,
+    options: Arc<EngineOptions>,
+) -> Result<Response, ApiError> {
+    let (Some((_, outcome)), Some(source)) = (files.pop(), sources.into_iter().next()) else {
+        return Err(ApiError(OcrError::Internal(
+            "a request without files reached rendering".into(),
+        )));
+    };
+    let doc = outcome.map_err(ApiError)?;
+    let pages = doc.pages.len();
+    let pdf = tokio::task::spawn_blocking(move || render_pdf(&doc, &source, &options.limits))
+        .await
+        .map_err(|e| ApiError(OcrError::Internal(format!("PDF rendering failed: {e}"))))?
+        .map_err(ApiError)?;
+    let mut resp = (
+        [(header::CONTENT_TYPE, OutputFormat::Pdf.content_type())],
+        pdf,
+    )
+        .into_response();
+    resp.headers_mut().insert(PAGES_HEADER, pages.into());
+    Ok(resp)
+}
+
 fn respond_body(files: Vec<FileOutcome>, format: OutputFormat) -> Response {
     if let [(_, Ok(doc))] = files.as_slice() {
         let body = match format {
             OutputFormat::Json => render_json_line(doc),
-            f => render(doc, f),
+            f => render(doc, f).unwrap_or_default(),
         };
         return ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     }
@@ -153,7 +180,7 @@ fn respond_body(files: Vec<FileOutcome>, format: OutputFormat) -> Response {
             Ok(doc) => {
                 let result = match format {
                     OutputFormat::Json => serde_json::to_value(doc).unwrap_or(json!(null)),
-                    f => json!(render(doc, f)),
+                    f => json!(render(doc, f).unwrap_or_default()),
                 };
                 json!({"filename": name, "format": format, "result": result})
             }
@@ -186,10 +213,21 @@ pub async fn ocr(
     let meta = state.batcher.request(Priority::Interactive, Some(timeout));
     let work = async {
         let (uploads, _body_bytes) = read_uploads(req, rules, &state.bodies).await?;
+        if format == OutputFormat::Pdf && uploads.len() > 1 {
+            return Err(ApiError::bad_param(
+                "format",
+                format!(
+                    "pdf answers one file per request, got {}: send each file on its own",
+                    uploads.len()
+                ),
+            ));
+        }
+        let mut sources = Vec::with_capacity(uploads.len());
         let left = timeout.saturating_sub(meta.started.elapsed());
         let permit = state.admission.admit(&client, left)?;
         let mut files = Vec::with_capacity(uploads.len());
         for up in uploads {
+            sources.push(up.bytes.clone());
             let doc = state
                 .batcher
                 .process_document(up.bytes, options.clone(), &meta, up.filename.clone())
@@ -211,7 +249,11 @@ pub async fn ocr(
             permit.completed();
         }
         let t = std::time::Instant::now();
-        let resp = respond(files, format)?;
+        let resp = if format == OutputFormat::Pdf {
+            respond_pdf(files, sources, options.clone()).await?
+        } else {
+            respond(files, format)?
+        };
         state
             .metrics
             .observe_stage_ms("render", t.elapsed().as_secs_f64() * 1000.0);

@@ -15,7 +15,7 @@ use crate::error::OcrError;
 use crate::jobs::webhook::WebhookSender;
 use crate::jobs::{ClaimedJob, JobError, JobResult, Lease, RenderedOutput};
 use crate::metrics::Metrics;
-use crate::render::{render, render_json_line};
+use crate::render::{OutputFormat, render_bytes, render_json_line};
 use crate::server::config::ServeConfig;
 use crate::server::ocr::OcrQuery;
 
@@ -104,6 +104,7 @@ impl Worker {
                 }
             }
         };
+        let source = document.clone();
         let work = self.process(&job.options_json, &lease, document);
         let ending = async {
             tokio::select! {
@@ -115,30 +116,28 @@ impl Worker {
         .await;
         let outcome = match ending {
             Ending::Done(doc) => {
-                let outputs = job
-                    .formats
-                    .iter()
-                    .map(|&f| RenderedOutput {
-                        format: f,
-                        body: if f == crate::render::OutputFormat::Json {
-                            render_json_line(&doc)
-                        } else {
-                            render(&doc, f)
-                        },
-                    })
-                    .collect();
-                match self
-                    .jobs
-                    .store
-                    .complete(&lease, JobResult { outputs })
-                    .await
-                {
-                    Ok(_) => "succeeded",
-                    Err(e) if e.is_lease_lost() => "lease_lost",
-                    Err(e) => {
-                        tracing::warn!("cannot store the result: {e}");
-                        "store_error"
-                    }
+                let formats = job.formats.clone();
+                let limits = self.decode_limits();
+                let rendered = tokio::task::spawn_blocking(move || {
+                    render_outputs(&doc, &formats, &source, &limits)
+                })
+                .await
+                .unwrap_or_else(|e| Err(OcrError::Internal(format!("rendering failed: {e}"))));
+                match rendered {
+                    Err(e) => self.fail(&lease, &e.to_string(), false).await,
+                    Ok(outputs) => match self
+                        .jobs
+                        .store
+                        .complete(&lease, JobResult { outputs })
+                        .await
+                    {
+                        Ok(_) => "succeeded",
+                        Err(e) if e.is_lease_lost() => "lease_lost",
+                        Err(e) => {
+                            tracing::warn!("cannot store the result: {e}");
+                            "store_error"
+                        }
+                    },
                 }
             }
             Ending::Permanent(msg) => self.fail(&lease, &msg, false).await,
@@ -161,6 +160,16 @@ impl Worker {
         }
     }
 
+    /// The limits documents are decoded under.
+    fn decode_limits(&self) -> crate::decode::DecodeLimits {
+        crate::decode::DecodeLimits {
+            max_bytes: self.limits.max_body_bytes as u64,
+            max_page_pixels: self.limits.max_page_pixels,
+            max_pages: self.limits.max_pages,
+            max_document_pixels: self.limits.max_document_pixels,
+        }
+    }
+
     /// Decode, skip pages done by an earlier attempt, run the rest, record each page.
     async fn process(&self, options_json: &str, lease: &Lease, document: bytes::Bytes) -> Ending {
         let query: OcrQuery = match serde_json::from_str(options_json) {
@@ -168,12 +177,7 @@ impl Worker {
             Err(e) => return Ending::Permanent(format!("stored options unreadable: {e}")),
         };
         let base = crate::engine::EngineOptions {
-            limits: crate::decode::DecodeLimits {
-                max_bytes: self.limits.max_body_bytes as u64,
-                max_page_pixels: self.limits.max_page_pixels,
-                max_pages: self.limits.max_pages,
-                max_document_pixels: self.limits.max_document_pixels,
-            },
+            limits: self.decode_limits(),
             ..Default::default()
         };
         let options = match query.engine_options(&base) {
@@ -292,4 +296,30 @@ pub(super) async fn sweeper(jobs: Arc<JobsState>, mut stop: watch::Receiver<bool
             _ = stop.changed() => {}
         }
     }
+}
+
+/// The job's stored outputs: each format rendered from the finished document (a PDF, which
+/// embeds the pages of `source`, is stored as base64 text; see [`RenderedOutput`]).
+fn render_outputs(
+    doc: &Document,
+    formats: &[OutputFormat],
+    source: &[u8],
+    limits: &crate::decode::DecodeLimits,
+) -> Result<Vec<RenderedOutput>, OcrError> {
+    formats
+        .iter()
+        .map(|&format| {
+            let body = match format {
+                OutputFormat::Json => render_json_line(doc),
+                OutputFormat::Pdf => {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .encode(render_bytes(doc, format, source, limits)?)
+                }
+                f => String::from_utf8(render_bytes(doc, f, source, limits)?)
+                    .map_err(|e| OcrError::Internal(format!("non-UTF-8 rendering: {e}")))?,
+            };
+            Ok(RenderedOutput { format, body })
+        })
+        .collect()
 }

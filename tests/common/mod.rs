@@ -179,3 +179,17 @@ pub fn metric(text: &str, series: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// The `ferrocr` binary on the CPU, quiet below errors.
+pub fn ferrocr_bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferrocr"));
+    c.env("FERROCR_DEVICE", "cpu").env("RUST_LOG", "error");
+    c
+}
+
+/// The path of the test data file `name`.
+pub fn data_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
