@@ -111,11 +111,7 @@ pub fn assemble_line(
     }
     let confidence = weighted_confidence(&words);
     Some(Line {
-        text: words
-            .iter()
-            .map(|w| w.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        text: crate::document::words_text(&words),
         bbox: transform.map_box(line_box),
         confidence,
         needs_review: confidence < review_threshold,
@@ -219,6 +215,7 @@ pub fn assemble_page(ctx: PageContext<'_>, images: &[LineImage], texts: &[LineTe
         skew_degrees: ctx.transform.skew_degrees,
         confidence,
         needs_review,
+        source: crate::document::PageSource::Ocr,
         blocks,
         timings,
     }

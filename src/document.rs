@@ -41,6 +41,15 @@ pub struct Word {
     pub chars: Vec<Char>,
 }
 
+/// The text of a line made of `words`: their texts joined by single spaces.
+pub fn words_text(words: &[Word]) -> String {
+    words
+        .iter()
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One text line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Line {
@@ -106,10 +115,24 @@ pub struct Page {
     pub confidence: f32,
     /// True when any line on the page needs review, or text lines were found and none read.
     pub needs_review: bool,
+    /// Where the page's text comes from: OCR of its pixels, or a PDF's own text layer.
+    #[serde(default)]
+    pub source: PageSource,
     /// Blocks in reading order.
     pub blocks: Vec<Block>,
     /// Per-stage timings.
     pub timings: StageTimings,
+}
+
+/// Where a page's text comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageSource {
+    /// Recognised from the page's pixels.
+    #[default]
+    Ocr,
+    /// Read from the PDF page's own text layer (see `text_layer`): exact text, confidence 1.
+    PdfText,
 }
 
 /// A whole input file.

@@ -1,5 +1,6 @@
 //! The [`Engine`] facade: decode -> preprocess -> layout -> recognise -> assemble, each step
-//! callable alone, plus whole-page and whole-file helpers that time every stage.
+//! callable alone, plus whole-page and whole-file helpers that time every stage. A PDF page
+//! whose own text layer is used ([`crate::text_layer`]) skips the OCR stages.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,6 +12,7 @@ use crate::error::Result;
 use crate::layout::{LayoutOptions, PageLayout, analyze};
 use crate::preprocess::{PreparedPage, PreprocessOptions, preprocess};
 use crate::recognize::{LineImage, LineText, Recognizer, normalize_page_line};
+use crate::text_layer::{PdfTextMode, page_from_text_layer};
 
 /// Options of the whole pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,8 @@ pub struct EngineOptions {
     pub layout: LayoutOptions,
     /// Words and lines whose confidence is below this are flagged `needs_review`.
     pub review_threshold: f32,
+    /// Whether a PDF page is read from its own text layer ([`crate::text_layer`]).
+    pub pdf_text: PdfTextMode,
 }
 
 impl Default for EngineOptions {
@@ -32,6 +36,7 @@ impl Default for EngineOptions {
             preprocess: PreprocessOptions::default(),
             layout: LayoutOptions::default(),
             review_threshold: 0.6,
+            pdf_text: PdfTextMode::Auto,
         }
     }
 }
@@ -119,6 +124,9 @@ impl Engine {
 
     /// All stages for one decoded page; `decode_ms` is recorded in the page's timings.
     pub fn process_page(&self, page: &DecodedPage, decode_ms: f64) -> Result<Page> {
+        if let Some(p) = page_from_text_layer(page, self.options.pdf_text, decode_ms) {
+            return Ok(p);
+        }
         let mut timings = StageTimings {
             decode_ms,
             ..Default::default()

@@ -24,6 +24,7 @@ pub mod prerequisite;
 pub mod recognize;
 pub mod render;
 pub mod server;
+pub mod text_layer;
 pub mod train;
 pub mod worker;
 

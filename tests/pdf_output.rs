@@ -273,40 +273,48 @@ fn a_turned_page_is_shown_upright_and_its_text_reads_in_order() {
     assert_eq!(rot.as_deref(), Some("90"), "{info}");
 }
 
-/// A one-page PDF showing `img` (gray, at 300 DPI) under a stroked vector frame, written with
-/// pdf-writer: what a scanner's PDF looks like, plus vector content that must survive.
-fn scanned_pdf(img: &image::GrayImage) -> Vec<u8> {
-    use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref};
-    let (w, h) = (
-        img.width() as f32 * 72.0 / 300.0,
-        img.height() as f32 * 72.0 / 300.0,
-    );
+/// A one-page PDF of `w` x `h` points showing `content`, written with pdf-writer: objects 1-3
+/// are the catalog, page tree and page, the content stream is 10; the page's resources name
+/// `xobjects` and `fonts` (name, id), whose objects `objects` writes.
+fn one_page_pdf(
+    (w, h): (f32, f32),
+    xobjects: &[(&[u8], pdf_writer::Ref)],
+    fonts: &[(&[u8], pdf_writer::Ref)],
+    content: pdf_writer::Content,
+    objects: impl FnOnce(&mut pdf_writer::Pdf),
+) -> Vec<u8> {
+    use pdf_writer::{Finish, Name, Pdf, Rect, Ref};
     let mut pdf = Pdf::new();
-    let (catalog, tree, page, image_id, content_id) = (
-        Ref::new(1),
-        Ref::new(2),
-        Ref::new(3),
-        Ref::new(4),
-        Ref::new(5),
-    );
+    let (catalog, tree, page, content_id) = (Ref::new(1), Ref::new(2), Ref::new(3), Ref::new(10));
     pdf.catalog(catalog).pages(tree);
     pdf.pages(tree).kids([page]).count(1);
     let mut p = pdf.page(page);
     p.parent(tree)
         .media_box(Rect::new(0.0, 0.0, w, h))
         .contents(content_id);
-    p.resources().x_objects().pair(Name(b"Im"), image_id);
+    let mut resources = p.resources();
+    resources
+        .x_objects()
+        .pairs(xobjects.iter().map(|(n, r)| (Name(n), *r)));
+    resources
+        .fonts()
+        .pairs(fonts.iter().map(|(n, r)| (Name(n), *r)));
+    resources.finish();
     p.finish();
-    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut enc, img.as_raw()).unwrap();
-    let compressed = enc.finish().unwrap();
-    let mut im = pdf.image_xobject(image_id, &compressed);
-    im.filter(Filter::FlateDecode);
-    im.width(img.width() as i32)
-        .height(img.height() as i32)
-        .bits_per_component(8);
-    im.color_space().device_gray();
-    im.finish();
+    objects(&mut pdf);
+    pdf.stream(content_id, &content.finish());
+    pdf.finish()
+}
+
+/// A one-page PDF showing `img` (gray, at 300 DPI) under a stroked vector frame: what a
+/// scanner's PDF looks like, plus vector content that must survive.
+fn scanned_pdf(img: &image::GrayImage) -> Vec<u8> {
+    use pdf_writer::{Content, Filter, Finish, Name, Ref};
+    let (w, h) = (
+        img.width() as f32 * 72.0 / 300.0,
+        img.height() as f32 * 72.0 / 300.0,
+    );
+    let image_id = Ref::new(4);
     let mut c = Content::new();
     c.save_state()
         .transform([w, 0.0, 0.0, h, 0.0, 0.0])
@@ -315,8 +323,18 @@ fn scanned_pdf(img: &image::GrayImage) -> Vec<u8> {
     c.set_line_width(2.0)
         .rect(10.0, 10.0, w - 20.0, h - 20.0)
         .stroke();
-    pdf.stream(content_id, &c.finish());
-    pdf.finish()
+    one_page_pdf((w, h), &[(b"Im", image_id)], &[], c, |pdf| {
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, img.as_raw()).unwrap();
+        let compressed = enc.finish().unwrap();
+        let mut im = pdf.image_xobject(image_id, &compressed);
+        im.filter(Filter::FlateDecode);
+        im.width(img.width() as i32)
+            .height(img.height() as i32)
+            .bits_per_component(8);
+        im.color_space().device_gray();
+        im.finish();
+    })
 }
 
 #[test]
@@ -357,4 +375,79 @@ fn pdf_output_needs_a_file_per_input() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--out"), "{err}");
+}
+
+/// A born-digital PDF: one page of text in a standard font (WinAnsi: "Grüße" is bytes
+/// 47 72 FC DF 65), written with pdf-writer.
+fn born_digital_pdf(lines: &[&[u8]]) -> Vec<u8> {
+    use pdf_writer::{Content, Name, Ref, Str};
+    let font = Ref::new(4);
+    let mut c = Content::new();
+    for (i, line) in lines.iter().enumerate() {
+        c.begin_text()
+            .set_font(Name(b"F1"), 14.0)
+            .next_line(72.0, 760.0 - 24.0 * i as f32)
+            .show(Str(line))
+            .end_text();
+    }
+    one_page_pdf((595.0, 842.0), &[], &[(b"F1", font)], c, |pdf| {
+        pdf.type1_font(font)
+            .base_font(Name(b"Helvetica"))
+            .encoding_predefined(Name(b"WinAnsiEncoding"));
+    })
+}
+
+#[test]
+fn a_born_digital_pdf_is_read_from_its_text_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("letter.pdf");
+    let lines: [&[u8]; 3] = [
+        b"Gr\xfc\xdfe aus K\xf6ln, sagte der Stra\xdfenbahnfahrer.",
+        b"Le caf\xe9 \xe0 c\xf4t\xe9 de l'h\xf4tel est ferm\xe9.",
+        b"Invoice total: 1,234.50 EUR",
+    ];
+    std::fs::write(&input, born_digital_pdf(&lines)).unwrap();
+    let text = |mode: &str| {
+        let out = ocr(&["--format", "json", "--pdf-text", mode], &[&input]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let doc = text("auto");
+    let page = &doc["document"]["pages"][0];
+    assert_eq!(page["source"], "pdf_text");
+    let read: Vec<&str> = page["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["lines"].as_array().unwrap())
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        read,
+        [
+            "Grüße aus Köln, sagte der Straßenbahnfahrer.",
+            "Le café à côté de l'hôtel est fermé.",
+            "Invoice total: 1,234.50 EUR"
+        ]
+    );
+    // Word boxes lie on the rendered page where the words are (300 DPI: 72 pt = 300 px).
+    let first = &page["blocks"][0]["lines"][0]["words"][0]["bbox"];
+    let x0 = first["x0"].as_f64().unwrap();
+    assert!((295.0..=305.0).contains(&x0), "{first}");
+    // --pdf-text ocr reads the pixels instead.
+    assert_eq!(text("ocr")["document"]["pages"][0]["source"], "ocr");
+    // As a searchable PDF it passes through: its text is there once, not twice.
+    if !readers_present() {
+        return;
+    }
+    let out_dir = dir.path().join("out");
+    ocr(
+        &["--format", "pdf", "--out", out_dir.to_str().unwrap()],
+        &[&input],
+    );
+    let (pdf_text, _) = pdf_text(&out_dir.join("letter.pdf"));
+    assert_eq!(
+        pdf_text,
+        "Grüße aus Köln, sagte der Straßenbahnfahrer. Le café à côté de l'hôtel est fermé. \
+         Invoice total: 1,234.50 EUR"
+    );
 }

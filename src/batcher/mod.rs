@@ -239,6 +239,10 @@ impl Batcher {
         meta: &RequestMeta,
         decode_ms: f64,
     ) -> Result<Page> {
+        if let Some(p) = crate::text_layer::page_from_text_layer(&page, options.pdf_text, decode_ms)
+        {
+            return Ok(p);
+        }
         let (tx, rx) = oneshot::channel();
         let exif_orientation = page.exif_orientation;
         let mut task = PageTask {

@@ -26,6 +26,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::metrics::Metrics;
 use crate::recognize::LINE_HEIGHT;
 use crate::render::OutputFormat;
+use crate::text_layer::PdfTextMode;
 
 /// How `ferrocr ocr` runs its files (see [`super::ocr_run`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,6 +96,11 @@ pub struct OcrArgs {
     /// Do not resample pages of very small or very large text to a workable text height.
     #[arg(long)]
     pub no_rescale: bool,
+    /// PDF pages: `auto` reads a page's own text layer where it covers the page (a
+    /// born-digital page: exact text, accents included) and OCRs pages that are images; `ocr`
+    /// always recognises the rendered page; `use` takes any text layer, invisible ones too.
+    #[arg(long, value_enum, default_value_t = PdfTextMode::Auto)]
+    pub pdf_text: PdfTextMode,
     /// Input files (PNG, JPEG, TIFF, BMP, WebP, PNM, PDF), folders (read recursively) or `-`
     /// (standard input).
     #[arg(required = true)]
@@ -117,6 +123,7 @@ impl OcrArgs {
                 max_document_pixels: self.max_document_pixels,
             },
             review_threshold: self.review_threshold,
+            pdf_text: self.pdf_text,
             ..Default::default()
         };
         o.preprocess.deskew = !self.no_deskew;

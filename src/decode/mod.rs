@@ -27,6 +27,7 @@
 //! -> [`OcrError::Unsupported`], a limit -> [`OcrError::LimitExceeded`].
 
 mod pdf;
+mod pdf_text;
 mod pixels;
 mod probe;
 mod raster;
@@ -37,6 +38,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::DynamicImage;
 
 use crate::error::{OcrError, Result};
+pub use pdf_text::{TextGlyph, TextLayer};
 
 /// Default pixel budget of one file's pages together: 57 A4 pages at 300 DPI (500 MB as gray,
 /// 1.5 GB as colour), or a PDF of 128 A4 pages rendered at 200 DPI.
@@ -125,6 +127,9 @@ pub struct DecodedPage {
     /// The EXIF orientation (2-8) applied to make the pixels upright; `None` when the file had
     /// none, or 1 (stored upright).
     pub exif_orientation: Option<u8>,
+    /// A PDF page's own text layer (glyphs with their text and boxes in these pixels); `None`
+    /// for images.
+    pub text_layer: Option<TextLayer>,
 }
 
 /// How far into the file the PDF header may start (the PDF spec allows leading junk).

@@ -77,6 +77,7 @@ pub(super) fn decode_pdf(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<Deco
                 })?,
                 dpi: Some(plan.dpi),
                 exif_orientation: None,
+                text_layer: Some(super::pdf_text::read_text_layer(page, scale, w, h)),
             });
         }
         Ok(out)

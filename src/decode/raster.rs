@@ -59,6 +59,7 @@ pub(super) fn decode_raster(
             image: to_page_image(img),
             dpi: header.dpi,
             exif_orientation: (exif != 1).then_some(exif),
+            text_layer: None,
         })
     })
 }

@@ -109,6 +109,7 @@ fn decode_page(
         image: to_page_image(image),
         dpi,
         exif_orientation: None,
+        text_layer: None,
     })
 }
 

@@ -77,6 +77,7 @@ fn page(index: usize, width: u32, height: u32, dpi: Option<f32>, blocks: Vec<Blo
                 .flat_map(|b| b.lines.iter())
                 .flat_map(|l| l.words.iter()),
         ),
+        source: crate::document::PageSource::Ocr,
         needs_review: blocks
             .iter()
             .flat_map(|b| b.lines.iter())

@@ -53,6 +53,8 @@ pub struct JobQuery {
     pub columns: Option<bool>,
     /// See [`OcrQuery`].
     pub max_pages: Option<usize>,
+    /// PDF pages read from their own text layer: auto (default), ocr or use.
+    pub pdf_text: Option<crate::text_layer::PdfTextMode>,
     /// Comma-separated formats to store (default `json`).
     pub formats: Option<String>,
     /// Higher runs first, -1000..=1000 (default 0).
@@ -69,6 +71,7 @@ impl JobQuery {
             orientation: self.orientation,
             columns: self.columns,
             max_pages: self.max_pages,
+            pdf_text: self.pdf_text,
             ..Default::default()
         }
     }

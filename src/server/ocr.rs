@@ -46,6 +46,9 @@ pub struct OcrQuery {
     pub columns: Option<bool>,
     /// Most pages to accept (at most the server's limit).
     pub max_pages: Option<usize>,
+    /// PDF pages: `auto` (default) reads a page's own text layer where it covers the page,
+    /// `ocr` always recognises the rendered page, `use` takes any text layer.
+    pub pdf_text: Option<crate::text_layer::PdfTextMode>,
     /// Deadline in ms (at most the server's `request_timeout_ms`).
     pub timeout_ms: Option<u64>,
 }
@@ -71,6 +74,9 @@ impl OcrQuery {
         }
         if let Some(c) = self.columns {
             o.layout.detect_columns = c;
+        }
+        if let Some(m) = self.pdf_text {
+            o.pdf_text = m;
         }
         if let Some(p) = self.max_pages {
             if p == 0 {

@@ -20,7 +20,7 @@ use hayro_write::{ChunkSettings, ExtractionQuery, extract};
 use pdf_writer::{Chunk, Content, Finish, Rect, Ref, TextStr};
 
 use crate::decode::{self, DecodeLimits, Format};
-use crate::document::Document;
+use crate::document::{Document, PageSource};
 use crate::error::{OcrError, Result};
 use background::{BACKGROUND_NAME, ImageData, embeddable_jpeg_components, write_image};
 use text_layer::{CodeTable, FONT_NAME, PageFrame, write_font, write_words};
@@ -192,7 +192,10 @@ fn finish(
         kids.push(id);
         let mut content = Content::new();
         draw_background(&mut content, &out.frame);
-        write_words(&mut content, page, &out.frame, &table);
+        // A page read from its own text layer has its text already.
+        if page.source != PageSource::PdfText {
+            write_words(&mut content, page, &out.frame, &table);
+        }
         let stream = text_layer::deflate(&content.finish());
         writer
             .chunk
