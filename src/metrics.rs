@@ -40,7 +40,8 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     /// Requests admitted and not yet answered.
     pub in_flight: IntGauge,
-    /// Work dropped before it ran, by stage and reason (client_gone, deadline).
+    /// Work dropped before it ran, by stage and reason: `timeout` (the request's own deadline
+    /// passed, whether or not its handler is still waiting) or `client_gone`.
     pub dropped_total: IntCounterVec,
     /// Requests refused by admission control, by reason (queue_full, client_limit).
     pub rejected_total: IntCounterVec,
@@ -92,13 +93,13 @@ impl Metrics {
         let m = Metrics {
             requests_total: counter_vec(
                 "ferrocr_requests_total",
-                "HTTP responses by route template and status",
-                &["route", "status"],
+                "HTTP responses by method, route template and status",
+                &["method", "route", "status"],
             ),
             request_duration: histogram(
                 "ferrocr_request_duration_seconds",
                 "HTTP request wall time",
-                &["route"],
+                &["method", "route"],
                 seconds_buckets(),
             ),
             queue_wait: histogram(
@@ -213,7 +214,7 @@ impl Metrics {
             self.rejected_total.with_label_values(&[reason]);
         }
         for stage in ["page", "line"] {
-            for reason in ["client_gone", "deadline"] {
+            for reason in ["client_gone", "timeout"] {
                 self.dropped_total.with_label_values(&[stage, reason]);
             }
         }
@@ -251,6 +252,14 @@ impl Metrics {
         for c in collectors {
             self.registry.register(c).expect("metric names are unique");
         }
+        // The standard process_* series (CPU seconds, resident and virtual memory, open file
+        // descriptors, start time), read from /proc at each scrape.
+        #[cfg(target_os = "linux")]
+        self.registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process metric names are unique");
     }
 
     /// Record one executed batch of `items` items from `requests` distinct requests.
@@ -304,11 +313,13 @@ mod tests {
     fn exposition_has_the_pinned_names() {
         let m = Metrics::new();
         m.requests_total
-            .with_label_values(&["/v1/ocr", "200"])
+            .with_label_values(&["POST", "/v1/ocr", "200"])
             .inc();
         m.record_batch("line", 10, 3, 64);
         let text = m.render();
-        assert!(text.contains("ferrocr_requests_total{route=\"/v1/ocr\",status=\"200\"} 1"));
+        assert!(text.contains(
+            "ferrocr_requests_total{method=\"POST\",route=\"/v1/ocr\",status=\"200\"} 1"
+        ));
         assert!(text.contains("ferrocr_batch_requests_sum{stage=\"line\"} 3"));
         assert!(text.contains("ferrocr_batch_size_sum{stage=\"line\"} 10"));
         assert!(text.contains("ferrocr_inferences_total{stage=\"line\"} 10"));
@@ -324,8 +335,15 @@ mod tests {
             "ferrocr_rejected_total{reason=\"cold\"} 0",
             "ferrocr_rejected_total{reason=\"client_limit\"} 0",
             "ferrocr_dropped_total{reason=\"client_gone\",stage=\"page\"} 0",
-            "ferrocr_dropped_total{reason=\"deadline\",stage=\"line\"} 0",
+            "ferrocr_dropped_total{reason=\"timeout\",stage=\"line\"} 0",
             "ferrocr_webhook_deliveries_total{outcome=\"gave_up\"} 0",
+        ] {
+            assert!(text.contains(series), "missing {series}");
+        }
+        #[cfg(target_os = "linux")]
+        for series in [
+            "process_resident_memory_bytes ",
+            "process_cpu_seconds_total ",
         ] {
             assert!(text.contains(series), "missing {series}");
         }

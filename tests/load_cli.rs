@@ -104,7 +104,7 @@ fn load_counts_match_the_server_metrics() {
     let m = get(&format!("{url}/metrics"));
     let served = metric(
         &m,
-        "ferrocr_requests_total{route=\"/v1/ocr\",status=\"200\"}",
+        "ferrocr_requests_total{method=\"POST\",route=\"/v1/ocr\",status=\"200\"}",
     );
     assert_eq!(
         served,

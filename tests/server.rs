@@ -56,7 +56,7 @@ async fn h2c_streams_share_line_batches_and_all_get_the_right_text() {
     );
     let ok = metric(
         &m,
-        "ferrocr_requests_total{route=\"/v1/ocr\",status=\"200\"}",
+        "ferrocr_requests_total{method=\"POST\",route=\"/v1/ocr\",status=\"200\"}",
     )
     .unwrap();
     assert_eq!(ok, 65.0);

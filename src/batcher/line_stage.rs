@@ -73,12 +73,14 @@ pub(crate) fn run(
 
 /// Drop work whose client went away; answer work whose deadline passed with the timeout error.
 fn admit(task: LineTask, metrics: &Metrics) -> Option<LineTask> {
-    let reason = if task.reply.is_closed() {
-        "client_gone"
-    } else if task.meta.expired() {
+    // An expired request counts as a timeout even when its handler has already given up
+    // (which closes the reply): only a client that left before its deadline is `client_gone`.
+    let reason = if task.meta.expired() {
         let err = task.meta.deadline_error();
         let _ = task.reply.send((task.lines, Err(err)));
-        "deadline"
+        "timeout"
+    } else if task.reply.is_closed() {
+        "client_gone"
     } else {
         return Some(task);
     };

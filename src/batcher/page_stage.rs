@@ -195,12 +195,14 @@ fn process_batch(
 
 /// Drop work whose client went away; answer work whose deadline passed with the timeout error.
 fn admit(task: PageTask, metrics: &Metrics) -> Option<PageTask> {
-    let reason = if task.reply.is_closed() {
-        "client_gone"
-    } else if task.meta.expired() {
+    // An expired request counts as a timeout even when its handler has already given up
+    // (which closes the reply): only a client that left before its deadline is `client_gone`.
+    let reason = if task.meta.expired() {
         let err = task.meta.deadline_error();
         let _ = task.reply.send(Err(err));
-        "deadline"
+        "timeout"
+    } else if task.reply.is_closed() {
+        "client_gone"
     } else {
         return Some(task);
     };
@@ -431,5 +433,63 @@ fn push_blocking(queue: &QueueSender<LineTask>, mut task: LineTask) -> Result<()
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batcher::Priority;
+
+    fn task(deadline_passed: bool, client_left: bool) -> PageTask {
+        let now = Instant::now();
+        let (reply, rx) = oneshot::channel();
+        if client_left {
+            drop(rx);
+        } else {
+            std::mem::forget(rx);
+        }
+        PageTask {
+            meta: RequestMeta {
+                id: 1,
+                priority: Priority::Interactive,
+                deadline: Some(if deadline_passed {
+                    now
+                } else {
+                    now + std::time::Duration::from_secs(60)
+                }),
+                started: now,
+            },
+            enqueued: now,
+            page: DecodedPage {
+                index: 0,
+                image: image::DynamicImage::ImageLuma8(GrayImage::new(4, 4)),
+                dpi: None,
+                exif_orientation: None,
+                text_layer: None,
+            },
+            options: Arc::new(EngineOptions::default()),
+            reply,
+        }
+    }
+
+    fn dropped(metrics: &Metrics, reason: &str) -> u64 {
+        metrics
+            .dropped_total
+            .with_label_values(&["page", reason])
+            .get()
+    }
+
+    /// A request past its own deadline is a timeout even when its handler has already given up
+    /// (which closes the reply); only a client that left in time is `client_gone`.
+    #[test]
+    fn expired_work_counts_as_timeout_and_abandoned_work_as_client_gone() {
+        let metrics = Metrics::new();
+        assert!(admit(task(false, false), &metrics).is_some());
+        assert!(admit(task(true, true), &metrics).is_none());
+        assert_eq!(dropped(&metrics, "timeout"), 1);
+        assert_eq!(dropped(&metrics, "client_gone"), 0);
+        assert!(admit(task(false, true), &metrics).is_none());
+        assert_eq!(dropped(&metrics, "client_gone"), 1);
     }
 }

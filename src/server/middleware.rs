@@ -53,7 +53,8 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut req: Request, next:
         && (req.headers().contains_key(header::CONTENT_LENGTH)
             && req.headers()[header::CONTENT_LENGTH] != "0"
             || req.headers().contains_key(header::TRANSFER_ENCODING));
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), route = %route);
+    let method = req.method().as_str().to_owned();
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status();
     span.in_scope(|| {
@@ -66,12 +67,12 @@ pub async fn observe(State(state): State<Arc<AppState>>, mut req: Request, next:
     state
         .metrics
         .requests_total
-        .with_label_values(&[&route, status.as_str()])
+        .with_label_values(&[&method, &route, status.as_str()])
         .inc();
     state
         .metrics
         .request_duration
-        .with_label_values(&[&route])
+        .with_label_values(&[&method, &route])
         .observe(started.elapsed().as_secs_f64());
     if has_body && (status.is_client_error() || status.is_server_error()) {
         resp.headers_mut()
