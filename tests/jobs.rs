@@ -217,15 +217,23 @@ async fn idempotency_webhooks_and_bad_input() {
     assert_eq!(pdf.status, 200, "{}", pdf.body);
     assert_eq!(pdf.headers["content-type"], "application/pdf");
     assert!(pdf.body.starts_with("%PDF-1.") && pdf.body.trim_end().ends_with("%%EOF"));
-    let r = send(
-        &client,
-        "GET",
-        &server.url(&format!("{location}/result?format=alto")),
-        &[],
-        vec![],
-    )
-    .await;
-    assert_eq!(r.status, 400, "a format that was not requested");
+    // Formats that were not requested are rendered on demand from the recorded pages.
+    for (format, marker) in [
+        ("alto", "CONTENT=\"MARKET\""),
+        ("hocr", "class='ocrx_word'"),
+        ("tsv", "\tMARKET\n"),
+    ] {
+        let r = send(
+            &client,
+            "GET",
+            &server.url(&format!("{location}/result?format={format}")),
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(r.status, 200, "{format} on demand: {}", r.body);
+        assert!(r.body.contains(marker), "{format}: {}", r.body);
+    }
     let r = send(&client, "DELETE", &server.url(&location), &[], vec![]).await;
     assert_eq!(r.status, 409, "a finished job cannot be canceled");
 
@@ -388,6 +396,17 @@ async fn check_all(
         .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.body, expected, "job {id}");
+        // A PDF must be asked for at submission (it embeds the document's pages).
+        let r = send(
+            client,
+            "GET",
+            &format!("{base}/v1/jobs/{id}/result?format=pdf"),
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("formats=...,pdf"), "{}", r.body);
     }
 }
 
@@ -513,4 +532,54 @@ async fn postgres_farm_survives_a_killed_worker() {
         .execute(&mut admin)
         .await
         .ok();
+}
+
+/// `ferrocr worker --listen ADDR` answers health, readiness and metrics (with the process
+/// series) over HTTP; API-only flags are refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_health_and_metrics_and_refuses_api_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_ferrocr"))
+        .args(["worker", "--api-key", "k", "--data-dir", data])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("--api-key") && err.contains("worker"), "{err}");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrocr"));
+    cmd.args(["worker", "--listen", "127.0.0.1:0", "--data-dir", data])
+        .env("FERROCR_DEVICE", "cpu")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    // Kept open to the end: the worker writes a second line.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    let _proc = Proc(child);
+    let base = line
+        .trim()
+        .strip_prefix("ferrocr: worker health and metrics on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    let client = http1();
+    let health = send(&client, "GET", &format!("{base}/healthz"), &[], vec![]).await;
+    assert_eq!(health.status, 200, "{}", health.body);
+    let ready = send(&client, "GET", &format!("{base}/readyz"), &[], vec![]).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert!(ready.body.contains("\"store\":\"ok\""), "{}", ready.body);
+    let metrics = send(&client, "GET", &format!("{base}/metrics"), &[], vec![]).await;
+    assert_eq!(metrics.status, 200);
+    for series in [
+        "ferrocr_pages_total 0",
+        "ferrocr_lease_expiries_total 0",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(metrics.body.contains(series), "missing {series}");
+    }
+    let api = send(&client, "POST", &format!("{base}/v1/ocr"), &[PNG], vec![1]).await;
+    assert_eq!(api.status, 404, "a worker serves no OCR API");
 }

@@ -21,9 +21,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::ocr::{OcrQuery, query_error};
 use super::upload::{read_uploads, refuse};
+use crate::document::{Document, Page};
 use crate::error::OcrError;
 use crate::jobs::{JobError, JobId, JobRecord, JobSpec, JobStatus, format_name, parse_format};
-use crate::render::OutputFormat;
+use crate::render::{OutputFormat, render, render_json_line};
 use crate::worker::JobsState;
 
 impl From<JobError> for ApiError {
@@ -231,7 +232,8 @@ pub async fn cancel(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResultQuery {
-    /// One of the job's stored formats (default: its first).
+    /// Any format (default: the job's first stored one): stored formats as stored, other text
+    /// formats rendered on demand from the recorded pages; pdf only when it was requested.
     pub format: Option<OutputFormat>,
 }
 
@@ -259,27 +261,64 @@ pub async fn result(
         jobs.store.result(id).await?.ok_or_else(|| {
             ApiError(OcrError::NotFound(format!("job {id} has no stored result")))
         })?;
-    let body = result.get(format).ok_or_else(|| {
-        let stored: Vec<&str> = job.formats.iter().map(|f| format_name(*f)).collect();
-        ApiError::bad_param(
-            "format",
-            format!(
-                "{} was not requested for this job; stored: {}",
-                format_name(format),
-                stored.join(",")
-            ),
-        )
-    })?;
-    // A PDF is stored as base64 text (the result table holds text); answered as the file.
-    let body: Vec<u8> = if format == OutputFormat::Pdf {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .map_err(|e| ApiError(OcrError::Internal(format!("stored PDF unreadable: {e}"))))?
-    } else {
-        body.as_bytes().to_vec()
+    let body: Vec<u8> = match result.get(format) {
+        // A PDF is stored as base64 text (the result table holds text); answered as the file.
+        Some(body) if format == OutputFormat::Pdf => {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .map_err(|e| ApiError(OcrError::Internal(format!("stored PDF unreadable: {e}"))))?
+        }
+        Some(body) => body.as_bytes().to_vec(),
+        // Any text format on demand, rendered from the pages the job recorded.
+        None if format.is_text() => {
+            let doc = stored_document(jobs, &job).await?;
+            match format {
+                OutputFormat::Json => render_json_line(&doc),
+                f => render(&doc, f).unwrap_or_default(),
+            }
+            .into_bytes()
+        }
+        None => {
+            let stored: Vec<&str> = job.formats.iter().map(|f| format_name(*f)).collect();
+            return Err(ApiError::bad_param(
+                "format",
+                format!(
+                    "pdf was not requested for this job (it embeds the document's pages and is \
+                     made while the job runs: submit with formats=...,pdf); stored: {}",
+                    stored.join(",")
+                ),
+            ));
+        }
     };
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
+}
+
+/// The document of a succeeded job, from the pages its worker recorded (those of the job it
+/// was deduplicated from when it ran none itself).
+async fn stored_document(jobs: &JobsState, job: &JobRecord) -> Result<Document, ApiError> {
+    let mut pages = jobs.store.completed_pages(job.id).await?;
+    if pages.is_empty()
+        && let Some(from) = job.deduplicated_from
+    {
+        pages = jobs.store.completed_pages(from).await?;
+    }
+    if pages.is_empty() || job.pages_total.is_some_and(|n| n != pages.len() as i64) {
+        return Err(ApiError(OcrError::NotFound(format!(
+            "job {} has no complete set of recorded pages to render this format from; \
+             its stored formats are still available",
+            job.id
+        ))));
+    }
+    let pages = pages
+        .into_iter()
+        .map(|(_, json)| serde_json::from_str::<Page>(&json))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError(OcrError::Internal(format!("recorded page unreadable: {e}"))))?;
+    Ok(Document {
+        source: None,
+        pages,
+    })
 }
 
 /// Query of `GET /v1/jobs`.
