@@ -234,9 +234,6 @@ async fn idempotency_webhooks_and_bad_input() {
         assert_eq!(r.status, 200, "{format} on demand: {}", r.body);
         assert!(r.body.contains(marker), "{format}: {}", r.body);
     }
-    let r = send(&client, "DELETE", &server.url(&location), &[], vec![]).await;
-    assert_eq!(r.status, 409, "a finished job cannot be canceled");
-
     // The webhook: two 500s, then delivered; every signature valid.
     let start = Instant::now();
     while seen.lock().len() < 3 {
@@ -276,12 +273,14 @@ async fn idempotency_webhooks_and_bad_input() {
         vec![],
     )
     .await;
-    if r.status == 200 {
-        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-        assert_eq!(v["status"], "canceled");
-    } else {
-        assert_eq!(r.status, 409, "it finished before the cancel: {}", r.body);
-    }
+    // Canceled while queued, or deleted if it had already finished.
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(
+        v["status"] == "canceled" || v["deleted"] == true,
+        "{}",
+        r.body
+    );
     let m = send(&client, "GET", &server.url("/metrics"), &[], vec![])
         .await
         .body;
@@ -297,6 +296,22 @@ async fn idempotency_webhooks_and_bad_input() {
         .unwrap()
             >= 1.0
     );
+
+    // DELETE on a finished job removes it at once (privacy): record, pages, results.
+    let r = send(&client, "DELETE", &server.url(&location), &[], vec![]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("\"deleted\":true"), "{}", r.body);
+    let gone = send(&client, "GET", &server.url(&location), &[], vec![]).await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    let gone = send(
+        &client,
+        "GET",
+        &server.url(&format!("{location}/result?format=text")),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
     server.stop().await;
 }
 

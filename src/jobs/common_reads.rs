@@ -75,6 +75,24 @@ macro_rules! store_reads {
             Ok($crate::jobs::JobPage { jobs, next_cursor })
         }
 
+        async fn expire_now_impl(
+            &self,
+            id: $crate::jobs::JobId,
+        ) -> Result<bool, $crate::jobs::JobError> {
+            let mut tx = self.write_tx().await?;
+            let done = sqlx::query(
+                "UPDATE jobs SET expires_at = $1 WHERE id = $2 \
+                 AND status IN ('succeeded', 'failed', 'canceled')",
+            )
+            .bind(self.now())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(done == 1)
+        }
+
         async fn cancel_impl(
             &self,
             id: $crate::jobs::JobId,
@@ -307,6 +325,9 @@ macro_rules! forward_job_store {
                 id: $crate::jobs::JobId,
             ) -> $crate::jobs::StoreFuture<'_, Option<$crate::jobs::JobResult>> {
                 Box::pin(self.result_impl(id))
+            }
+            fn expire_now(&self, id: $crate::jobs::JobId) -> $crate::jobs::StoreFuture<'_, bool> {
+                Box::pin(self.expire_now_impl(id))
             }
             fn sweep_expired(
                 &self,

@@ -92,6 +92,11 @@ pub trait JobStore: Send + Sync + 'static {
     /// The stored result of a succeeded job; `None` if it has none (not finished, or failed).
     fn result(&self, id: JobId) -> StoreFuture<'_, Option<JobResult>>;
 
+    /// End a finished job's retention now (its `expires_at` becomes the store's now), so that
+    /// the next [`JobStore::sweep_expired`] deletes it with its pages, results and document
+    /// (kept while another job shares that document). False when the job is not terminal.
+    fn expire_now(&self, id: JobId) -> StoreFuture<'_, bool>;
+
     /// Delete terminal jobs whose `expires_at <= now_ms` (records, pages, results, webhook
     /// attempts) and every blob no remaining job references.
     fn sweep_expired(&self, now_ms: i64) -> StoreFuture<'_, SweepCounts>;

@@ -212,20 +212,35 @@ pub async fn get(
     Ok(Json(job_json(&job)).into_response())
 }
 
-/// `DELETE /v1/jobs/{id}`: 200 with the canceled job; 409 when it had already ended.
+/// `DELETE /v1/jobs/{id}`: a queued or running job is canceled (200 with the job); a finished
+/// one is deleted at once with its pages, results and document (200 with `"deleted": true`;
+/// a pending webhook for it is dropped).
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let jobs = jobs_state(&state)?;
-    let outcome = jobs.store.cancel(parse_id(&id)?).await?;
-    if !outcome.canceled {
-        return Err(ApiError(OcrError::Conflict(format!(
-            "job {} already ended ({})",
-            outcome.job.id, outcome.job.status
-        ))));
+    let id = parse_id(&id)?;
+    let outcome = jobs.store.cancel(id).await?;
+    if outcome.canceled {
+        return Ok(Json(job_json(&outcome.job)).into_response());
     }
-    Ok(Json(job_json(&outcome.job)).into_response())
+    // A finished job: its record, pages, results and document go now (privacy), not at the
+    // end of the retention period.
+    if jobs.store.expire_now(id).await? {
+        let now = jobs.store.now_ms();
+        jobs.store.sweep_expired(now).await?;
+        return Ok(Json(json!({
+            "id": id.to_string(),
+            "status": outcome.job.status.to_string(),
+            "deleted": true,
+        }))
+        .into_response());
+    }
+    Err(ApiError(OcrError::Conflict(format!(
+        "job {id} is {} and could be neither canceled nor deleted",
+        outcome.job.status
+    ))))
 }
 
 /// Query of `GET /v1/jobs/{id}/result`.

@@ -70,6 +70,29 @@ async fn sweep(h: &Harness) {
 }
 store_test!(sweep_deletes_expired_results_and_blobs, sweep);
 
+/// A finished job deleted on request: `expire_now` then a sweep take it, its pages, results
+/// and document at once; a queued job cannot be expired (it is canceled instead).
+async fn delete_now(h: &Harness) {
+    let done = h.submit(b"private doc").await;
+    let c = h.claim("w").await.unwrap();
+    h.store.record_page(&c.lease, 0, "{}".into()).await.unwrap();
+    h.store.complete(&c.lease, result()).await.unwrap();
+    let queued = h.submit(b"other doc").await;
+    assert!(!h.store.expire_now(queued.id).await.unwrap());
+    assert!(h.store.expire_now(done.id).await.unwrap());
+    let swept = h.store.sweep_expired(h.now()).await.unwrap();
+    assert_eq!((swept.jobs, swept.blobs), (1, 1));
+    assert!(matches!(
+        h.store.get(done.id).await,
+        Err(JobError::NotFound(_))
+    ));
+    assert!(h.store.completed_pages(done.id).await.unwrap().is_empty());
+    assert_eq!(h.blob_count().await, 1, "the queued job's document stays");
+    assert!(h.store.get(queued.id).await.is_ok());
+}
+
+store_test!(a_finished_job_is_deleted_at_once, delete_now);
+
 async fn stats(h: &Harness) {
     h.submit(b"a").await;
     h.advance(500);
