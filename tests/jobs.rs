@@ -183,14 +183,7 @@ async fn idempotency_webhooks_and_bad_input() {
     )
     .await;
     assert_eq!(done["pages_total"], 1);
-    let text = send(
-        &client,
-        "GET",
-        &server.url(&format!("{location}/result?format=text")),
-        &[],
-        vec![],
-    )
-    .await;
+    let text = result_of(&client, &server.url(&location), "text").await;
     assert_eq!(text.status, 200);
     assert!(text.body.contains("MARKET"), "{}", text.body);
     let sync = send(
@@ -206,14 +199,7 @@ async fn idempotency_webhooks_and_bad_input() {
         "job result equals the synchronous result"
     );
     // The searchable PDF is served as the file it is (stored as base64 text).
-    let pdf = send(
-        &client,
-        "GET",
-        &server.url(&format!("{location}/result?format=pdf")),
-        &[],
-        vec![],
-    )
-    .await;
+    let pdf = result_of(&client, &server.url(&location), "pdf").await;
     assert_eq!(pdf.status, 200, "{}", pdf.body);
     assert_eq!(pdf.headers["content-type"], "application/pdf");
     assert!(pdf.body.starts_with("%PDF-1.") && pdf.body.trim_end().ends_with("%%EOF"));
@@ -223,14 +209,7 @@ async fn idempotency_webhooks_and_bad_input() {
         ("hocr", "class='ocrx_word'"),
         ("tsv", "\tMARKET\n"),
     ] {
-        let r = send(
-            &client,
-            "GET",
-            &server.url(&format!("{location}/result?format={format}")),
-            &[],
-            vec![],
-        )
-        .await;
+        let r = result_of(&client, &server.url(&location), format).await;
         assert_eq!(r.status, 200, "{format} on demand: {}", r.body);
         assert!(r.body.contains(marker), "{format}: {}", r.body);
     }
@@ -303,16 +282,21 @@ async fn idempotency_webhooks_and_bad_input() {
     assert!(r.body.contains("\"deleted\":true"), "{}", r.body);
     let gone = send(&client, "GET", &server.url(&location), &[], vec![]).await;
     assert_eq!(gone.status, 404, "{}", gone.body);
-    let gone = send(
-        &client,
+    let gone = result_of(&client, &server.url(&location), "text").await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    server.stop().await;
+}
+
+/// `GET {job_url}/result?format={format}`.
+async fn result_of(client: &HttpClient, job_url: &str, format: &str) -> Reply {
+    send(
+        client,
         "GET",
-        &server.url(&format!("{location}/result?format=text")),
+        &format!("{job_url}/result?format={format}"),
         &[],
         vec![],
     )
-    .await;
-    assert_eq!(gone.status, 404, "{}", gone.body);
-    server.stop().await;
+    .await
 }
 
 /// A `ferrocr` child process, killed on drop.
