@@ -47,7 +47,9 @@ pub enum Command {
     EvalLines(eval_lines::EvalLinesArgs),
     /// Run the HTTP API (HTTP/1.1 + HTTP/2) with the dynamic batcher and job workers.
     Serve(serve::ServeArgs),
-    /// Run job workers only (shares the settings of serve; for farms on PostgreSQL).
+    /// Run job workers only (shares the settings of serve; for farms on PostgreSQL). With
+    /// --listen, also /healthz, /readyz and /metrics (no OCR API; --tls-* and --api-key are
+    /// refused).
     Worker(serve::ServeArgs),
     /// Load-test a running server: throughput, latency percentiles, errors by kind.
     Load(load::LoadArgs),

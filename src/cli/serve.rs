@@ -19,7 +19,8 @@ use std::time::Duration;
 /// Arguments of `ferrocr serve` (each overrides the config file and environment).
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
-    /// Address to listen on [default 0.0.0.0:8080].
+    /// Address to listen on [default 0.0.0.0:8080]. `worker` opens it only when given, for
+    /// /healthz, /readyz and /metrics.
     #[arg(long)]
     pub listen: Option<String>,
     /// TOML settings file.
