@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::assemble::{PageContext, assemble_page};
-use crate::decode::{DecodeLimits, DecodedPage, decode};
+use crate::decode::{DecodeLimits, DecodedPage, PageReader, decode};
 use crate::document::{Document, Page, StageTimings};
 use crate::error::Result;
 use crate::layout::{LayoutOptions, PageLayout, analyze};
@@ -154,14 +154,27 @@ impl Engine {
         Ok(assemble_page(ctx, &images, &texts))
     }
 
-    /// All stages for a whole file's bytes.
+    /// All stages for a whole file's bytes, one page at a time: each page is decoded when its
+    /// turn comes and dropped once it is read, so a long document never sits in memory whole.
     pub fn process_bytes(&self, bytes: &[u8], source: Option<String>) -> Result<Document> {
+        if bytes.len() as u64 > self.options.limits.max_bytes {
+            // Refused before the copy below.
+            return Err(crate::error::OcrError::LimitExceeded {
+                what: "bytes",
+                actual: bytes.len() as u64,
+                limit: self.options.limits.max_bytes,
+            });
+        }
         let t = Instant::now();
-        let pages = self.decode(bytes)?;
-        let decode_ms = ms_since(t) / pages.len().max(1) as f64;
-        let pages = pages
-            .iter()
-            .map(|p| self.process_page(p, decode_ms))
+        let mut reader =
+            PageReader::open(bytes::Bytes::copy_from_slice(bytes), &self.options.limits)?;
+        let open_ms = ms_since(t) / reader.page_count().max(1) as f64;
+        let pages = (0..reader.page_count())
+            .map(|i| {
+                let t = Instant::now();
+                let page = reader.read_page(i)?;
+                self.process_page(&page, open_ms + ms_since(t))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Document { source, pages })
     }

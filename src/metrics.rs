@@ -40,6 +40,8 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     /// Requests admitted and not yet answered.
     pub in_flight: IntGauge,
+    /// Decoded page pixels held now under the process-wide pixel budget.
+    pub pixels_in_flight: IntGauge,
     /// Work dropped before it ran, by stage and reason: `timeout` (the request's own deadline
     /// passed, whether or not its handler is still waiting) or `client_gone`.
     pub dropped_total: IntCounterVec,
@@ -153,6 +155,11 @@ impl Metrics {
             ),
             in_flight: IntGauge::new("ferrocr_in_flight", "Admitted requests not yet answered")
                 .expect("valid gauge"),
+            pixels_in_flight: IntGauge::new(
+                "ferrocr_pixels_in_flight",
+                "Decoded page pixels held now under the process-wide pixel budget",
+            )
+            .expect("valid gauge"),
             dropped_total: counter_vec(
                 "ferrocr_dropped_total",
                 "Queued work dropped before it ran",
@@ -238,6 +245,7 @@ impl Metrics {
             Box::new(self.batch_executions_total.clone()),
             Box::new(self.queue_depth.clone()),
             Box::new(self.in_flight.clone()),
+            Box::new(self.pixels_in_flight.clone()),
             Box::new(self.dropped_total.clone()),
             Box::new(self.rejected_total.clone()),
             Box::new(self.backend_info.clone()),

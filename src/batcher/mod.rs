@@ -11,6 +11,8 @@
 //! has gone or whose deadline passed is dropped when dequeued. Admission (how many requests may
 //! be in flight) is the server's job; queues here only bound memory.
 
+pub mod budget;
+mod document;
 pub mod health;
 pub mod line_stage;
 pub mod page_stage;
@@ -20,12 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::future::try_join_all;
 use tokio::sync::oneshot;
 
 use crate::assemble::{PageContext, assemble_page};
-use crate::decode::{DecodeLimits, DecodedPage, decode};
-use crate::document::{Document, Page};
+use crate::decode::DecodedPage;
+use crate::document::Page;
 use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::metrics::Metrics;
@@ -35,6 +36,10 @@ use line_stage::LineTask;
 use page_stage::PageTask;
 pub use queue::Priority;
 use queue::{PushError, QueueSender, priority_queue};
+
+/// Default of [`BatcherConfig::max_pixels_in_flight`]: two of the largest pages the server
+/// accepts by default (100 million pixels), or 23 A4 pages at 300 DPI.
+pub const DEFAULT_PIXELS_IN_FLIGHT: u64 = 200_000_000;
 
 /// Knobs of the batcher (defaults chosen by measurement; see docs/BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +56,8 @@ pub struct BatcherConfig {
     pub page_workers: usize,
     /// Capacity of each internal queue (per priority), in pages; line queue holds as many pages.
     pub stage_queue_capacity: usize,
+    /// Decoded page pixels in memory at once over every request and job ([`budget`]).
+    pub max_pixels_in_flight: u64,
 }
 
 impl Default for BatcherConfig {
@@ -64,6 +71,7 @@ impl Default for BatcherConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             stage_queue_capacity: 1024,
+            max_pixels_in_flight: DEFAULT_PIXELS_IN_FLIGHT,
         }
     }
 }
@@ -100,6 +108,7 @@ pub struct Batcher {
     pool: Arc<rayon::ThreadPool>,
     metrics: Arc<Metrics>,
     health: Arc<health::StageHealth>,
+    budget: budget::PixelBudget,
     next_id: AtomicU64,
 }
 
@@ -183,11 +192,16 @@ impl Batcher {
                 Box::new(move || line_stage::run(line_rx, recognizer, config, metrics, health)),
             )?;
         }
+        let budget = budget::PixelBudget::new(
+            config.max_pixels_in_flight,
+            metrics.pixels_in_flight.clone(),
+        );
         Ok(Batcher {
             pages: page_tx,
             pool,
             metrics,
             health,
+            budget,
             next_id: AtomicU64::new(1),
         })
     }
@@ -208,29 +222,6 @@ impl Batcher {
         }
     }
 
-    /// Decode a file on the CPU pool (limits checked from headers first). A decode whose caller
-    /// has gone by the time a thread is free is skipped.
-    pub async fn decode(
-        &self,
-        bytes: bytes::Bytes,
-        limits: DecodeLimits,
-    ) -> Result<Vec<DecodedPage>> {
-        let (tx, rx) = oneshot::channel();
-        let metrics = self.metrics.clone();
-        self.pool.spawn(move || {
-            // The caller gave up (deadline, client gone) while this waited for a thread.
-            if tx.is_closed() {
-                return;
-            }
-            let t = Instant::now();
-            let result = decode(&bytes, &limits);
-            metrics.observe_stage_ms("decode", t.elapsed().as_secs_f64() * 1000.0);
-            let _ = tx.send(result);
-        });
-        rx.await
-            .map_err(|_| OcrError::Internal("decoder thread stopped".into()))?
-    }
-
     /// Run one decoded page through the page and line stages and assemble it.
     pub async fn process_page(
         &self,
@@ -238,6 +229,19 @@ impl Batcher {
         options: Arc<EngineOptions>,
         meta: &RequestMeta,
         decode_ms: f64,
+    ) -> Result<Page> {
+        self.run_page(page, options, meta, decode_ms, None).await
+    }
+
+    /// [`Batcher::process_page`] holding the page's share of the pixel budget until the page
+    /// stage is done with its full-size images (the share travels with the page's task).
+    async fn run_page(
+        &self,
+        page: DecodedPage,
+        options: Arc<EngineOptions>,
+        meta: &RequestMeta,
+        decode_ms: f64,
+        permit: Option<budget::PixelPermit>,
     ) -> Result<Page> {
         if let Some(p) = crate::text_layer::page_from_text_layer(&page, options.pdf_text, decode_ms)
         {
@@ -251,6 +255,7 @@ impl Batcher {
             page,
             options: options.clone(),
             reply: tx,
+            budget: permit,
         };
         // Internal queues only bound memory: an admitted request waits for room.
         loop {
@@ -295,26 +300,6 @@ impl Batcher {
         };
         self.metrics.pages_total.inc();
         Ok(assemble_page(ctx, &images, &texts))
-    }
-
-    /// Decode `bytes` and run every page; pages of one document run concurrently.
-    pub async fn process_document(
-        &self,
-        bytes: bytes::Bytes,
-        options: Arc<EngineOptions>,
-        meta: &RequestMeta,
-        source: Option<String>,
-    ) -> Result<Document> {
-        let t = Instant::now();
-        let pages = self.decode(bytes, options.limits.clone()).await?;
-        let decode_ms = t.elapsed().as_secs_f64() * 1000.0 / pages.len().max(1) as f64;
-        let pages = try_join_all(
-            pages
-                .into_iter()
-                .map(|p| self.process_page(p, options.clone(), meta, decode_ms)),
-        )
-        .await?;
-        Ok(Document { source, pages })
     }
 }
 

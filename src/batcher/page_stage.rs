@@ -46,6 +46,9 @@ pub struct PageTask {
     pub options: Arc<EngineOptions>,
     /// Where the prepared page goes.
     pub reply: oneshot::Sender<Result<PreparedPageLines>>,
+    /// The page's share of the pixel budget: given back when the stage lets go of the task
+    /// (its full-size images with it), whether or not its caller is still waiting.
+    pub budget: Option<super::budget::PixelPermit>,
 }
 
 /// A preprocessed page whose lines are (or were) queued for recognition.
@@ -276,6 +279,8 @@ struct LaidOut {
     layout: PageLayout,
     timings: StageTimings,
     reply: oneshot::Sender<Result<PreparedPageLines>>,
+    /// The page's share of the pixel budget, given back once its lines are cut.
+    budget: Option<super::budget::PixelPermit>,
 }
 
 impl LaidOut {
@@ -329,6 +334,7 @@ fn lay_out(
         page,
         options,
         reply,
+        budget,
         ..
     } = task;
     if meta.expired() {
@@ -376,6 +382,7 @@ fn lay_out(
         layout,
         timings,
         reply,
+        budget,
     })
 }
 
@@ -389,6 +396,7 @@ fn queue_lines(page: LaidOut, images: Vec<LineImage>, lines: &QueueSender<LineTa
         layout,
         timings,
         reply,
+        budget: _budget,
     } = page;
     let (line_tx, line_rx) = oneshot::channel();
     if images.is_empty() {
@@ -470,6 +478,7 @@ mod tests {
             },
             options: Arc::new(EngineOptions::default()),
             reply,
+            budget: None,
         }
     }
 

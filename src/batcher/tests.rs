@@ -6,6 +6,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::*;
+use crate::decode::DecodeLimits;
+use crate::document::Document;
 use crate::recognize::{LineImage, LineText, RecognizedChar};
 
 /// Answers "line<width>" for every line and records batch sizes.
@@ -378,4 +380,123 @@ async fn a_page_analysis_panic_fails_its_page_and_the_pool_lives_on() {
     let doc = one_page(&b).await.unwrap();
     assert!(!doc.pages[0].blocks.is_empty());
     assert!(b.failing_stages().is_empty());
+}
+
+/// A TIFF of `pages` gray copies of the sample receipt, and one page's pixels.
+fn receipt_tiff(pages: usize) -> (bytes::Bytes, u64) {
+    use ::tiff::encoder::{TiffEncoder, colortype};
+    let gray = image::load_from_memory(&sample()).unwrap().to_luma8();
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut enc = TiffEncoder::new(&mut out).unwrap();
+    for _ in 0..pages {
+        enc.write_image::<colortype::Gray8>(gray.width(), gray.height(), gray.as_raw())
+            .unwrap();
+    }
+    let pixels = u64::from(gray.width()) * u64::from(gray.height());
+    (out.into_inner().into(), pixels)
+}
+
+fn start_with_budget(delay_ms: u64, budget: u64) -> (Batcher, Arc<Metrics>) {
+    let rec = Arc::new(RecordingRecognizer {
+        batches: Mutex::new(Vec::new()),
+        delay: Duration::from_millis(delay_ms),
+    });
+    let metrics = Arc::new(Metrics::new());
+    let config = BatcherConfig {
+        max_queue_delay: Duration::from_millis(5),
+        max_pixels_in_flight: budget,
+        ..Default::default()
+    };
+    (
+        Batcher::start(rec, config, metrics.clone()).unwrap(),
+        metrics,
+    )
+}
+
+fn pages_decoded(metrics: &Metrics) -> u64 {
+    metrics
+        .stage_duration
+        .with_label_values(&["decode"])
+        .get_sample_count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_larger_than_the_pixel_budget_is_read_page_by_page() {
+    let (tiff, page_pixels) = receipt_tiff(4);
+    // Room for one page and a half: the pages must take turns.
+    let (b, metrics) = start_with_budget(0, page_pixels * 3 / 2);
+    let peak = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let watcher = {
+        let (metrics, peak) = (metrics.clone(), peak.clone());
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(
+                    metrics.pixels_in_flight.get(),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        })
+    };
+    let meta = b.request(Priority::Interactive, None);
+    let doc = b
+        .process_document(tiff, Arc::new(EngineOptions::default()), &meta, None)
+        .await
+        .unwrap();
+    watcher.abort();
+    assert_eq!(doc.pages.len(), 4);
+    assert_eq!(
+        doc.pages.iter().map(|p| p.index).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    assert_eq!(pages_decoded(&metrics), 4);
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    assert!(peak > 0, "the watcher never saw a page in flight");
+    assert!(
+        peak < 2 * page_pixels,
+        "two pages held at once ({peak} pixels, a page is {page_pixels})"
+    );
+    assert_eq!(metrics.pixels_in_flight.get(), 0, "every share given back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_goes_away_decodes_no_more_pages() {
+    let (tiff, page_pixels) = receipt_tiff(6);
+    // One page at a time, and a slow recogniser: each page holds its share while its
+    // orientation is read in the page stage.
+    let (b, metrics) = start_with_budget(400, page_pixels);
+    let b = Arc::new(b);
+    let task = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let meta = b.request(Priority::Interactive, None);
+            b.process_document(tiff, Arc::new(EngineOptions::default()), &meta, None)
+                .await
+        })
+    };
+    let started = Instant::now();
+    while pages_decoded(&metrics) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no page decoded"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // The client goes away with the first page in the page stage.
+    task.abort();
+    // The page stage finishes the page it holds, then gives its share back...
+    while metrics.pixels_in_flight.get() != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "share never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...and nothing more of the document is decoded.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        pages_decoded(&metrics),
+        1,
+        "pages decoded after the request went away"
+    );
 }

@@ -28,9 +28,11 @@
 
 mod pdf;
 mod pdf_text;
+mod pdf_work;
 mod pixels;
 mod probe;
 mod raster;
+mod reader;
 mod tiff;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -39,6 +41,7 @@ use image::DynamicImage;
 
 use crate::error::{OcrError, Result};
 pub use pdf_text::{TextGlyph, TextLayer};
+pub use reader::PageReader;
 
 /// Default pixel budget of one file's pages together: 57 A4 pages at 300 DPI (500 MB as gray,
 /// 1.5 GB as colour), or a PDF of 128 A4 pages rendered at 200 DPI.
@@ -224,25 +227,17 @@ fn describe_unknown(bytes: &[u8]) -> String {
 /// Decodes every page of a document file, refusing over-limit input before decoding it.
 ///
 /// Checks `limits.max_bytes`, sniffs the format, then decodes per format (see the module
-/// documentation for the limits and the error kinds).
+/// documentation for the limits and the error kinds). All pages are held at once: callers that
+/// process pages one by one use [`PageReader`] instead.
 pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<DecodedPage>> {
-    let len = bytes.len() as u64;
-    if len > limits.max_bytes {
+    if bytes.len() as u64 > limits.max_bytes {
         return Err(OcrError::LimitExceeded {
             what: "bytes",
-            actual: len,
+            actual: bytes.len() as u64,
             limit: limits.max_bytes,
         });
     }
-    let format = sniff(bytes)?;
-    match format {
-        Format::Png | Format::Jpeg | Format::Bmp | Format::WebP | Format::Pnm => {
-            check_pages(1, limits)?;
-            Ok(vec![raster::decode_raster(bytes, format, limits)?])
-        }
-        Format::Tiff => tiff::decode_tiff(bytes, limits),
-        Format::Pdf => pdf::decode_pdf(bytes, limits),
-    }
+    PageReader::open(bytes::Bytes::copy_from_slice(bytes), limits)?.read_all()
 }
 
 /// Refuses a file with more than `limits.max_pages` pages.

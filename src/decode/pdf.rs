@@ -2,16 +2,23 @@
 //!
 //! The document is loaded (password-protected files are refused as unsupported, unparsable ones
 //! as corrupt), the page count is checked, then every page's pixel size is planned from its
-//! page box *before* anything is rendered: 300 DPI, or the highest DPI that fits
+//! page box *before* anything is rendered ([`PdfPages::open`]; pages are rendered one at a time
+//! on demand by [`PdfPages::read`]): 300 DPI, or the highest DPI that fits
 //! `max_page_pixels` (and the renderer's 65535-pixel side), but never below 100 DPI. Pages are
 //! rendered on white and returned as `Luma8` when they contain no colour, else `Rgb8`. All
 //! `hayro` calls run under [`guard`], so a renderer panic becomes [`OcrError::Corrupt`].
+
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use super::pixels::premul_rgba_on_white;
 use super::{DecodeLimits, DecodedPage, Format, check_pages, corrupt, guard};
 use crate::error::{OcrError, Result};
 use hayro::hayro_interpret::InterpreterSettings;
-use hayro::hayro_syntax::{DecryptionError, LoadPdfError, Pdf};
+use hayro::hayro_syntax::object::dict::keys;
+use hayro::hayro_syntax::object::{Name, Object};
+use hayro::hayro_syntax::{DecryptionError, Filter, LoadPdfError, Pdf};
 use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::{PixmapSettings, RenderCache, RenderSettings, render};
 
@@ -30,33 +37,65 @@ struct RenderPlan {
     height: u32,
 }
 
-/// Renders every page of a PDF file.
-pub(super) fn decode_pdf(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<DecodedPage>> {
-    guard(Format::Pdf, || {
-        let pdf = Pdf::new(bytes.to_vec()).map_err(map_load_error)?;
-        let pages = pdf.pages();
-        if pages.is_empty() {
-            return Err(corrupt(Format::Pdf, "document has no pages"));
-        }
-        check_pages(pages.len(), limits)?;
-        let plans = plan_document(
-            &pages
-                .iter()
-                .map(|page| page.render_dimensions())
-                .collect::<Vec<_>>(),
-            limits,
-        )?;
-        let cache = RenderCache::new();
-        let interpreter = InterpreterSettings::default();
-        let settings = RenderSettings::default();
-        let mut out = Vec::with_capacity(pages.len());
-        for (index, (page, plan)) in pages.iter().zip(plans).enumerate() {
+/// An opened PDF: its pages counted and their render sizes planned, each rendered on demand.
+pub(super) struct PdfPages {
+    pdf: Pdf,
+    plans: Vec<RenderPlan>,
+}
+
+impl PdfPages {
+    /// Loads the document structure (no page is rendered), checks the page count and plans
+    /// every page's render size within the limits.
+    pub(super) fn open(bytes: Bytes, limits: &DecodeLimits) -> Result<PdfPages> {
+        guard(Format::Pdf, || {
+            let pdf = Pdf::new(Arc::new(bytes)).map_err(map_load_error)?;
+            let pages = pdf.pages();
+            if pages.is_empty() {
+                return Err(corrupt(Format::Pdf, "document has no pages"));
+            }
+            check_pages(pages.len(), limits)?;
+            check_images(&pdf, limits)?;
+            let plans = plan_document(
+                &pages
+                    .iter()
+                    .map(|page| page.render_dimensions())
+                    .collect::<Vec<_>>(),
+                limits,
+            )?;
+            Ok(PdfPages { pdf, plans })
+        })
+    }
+
+    /// Width x height of every page as it will be rendered.
+    pub(super) fn pixels(&self) -> Vec<u64> {
+        self.plans
+            .iter()
+            .map(|p| u64::from(p.width) * u64::from(p.height))
+            .collect()
+    }
+
+    /// Renders page `index` (0-based) at its planned DPI, with its own text layer.
+    pub(super) fn read(&self, index: usize) -> Result<DecodedPage> {
+        guard(Format::Pdf, || {
+            let pages = self.pdf.pages();
+            let (page, plan) = pages
+                .get(index)
+                .zip(self.plans.get(index))
+                .ok_or_else(|| OcrError::Internal(format!("PDF page {index} out of range")))?;
+            let operations = super::pdf_work::page_operations(page);
+            if operations > super::pdf_work::MAX_PAGE_OPERATIONS {
+                return Err(OcrError::LimitExceeded {
+                    what: "PDF drawing operations of a page",
+                    actual: operations,
+                    limit: super::pdf_work::MAX_PAGE_OPERATIONS,
+                });
+            }
             let scale = plan.dpi / 72.0;
             let pixmap = render(
                 page,
-                &cache,
-                &interpreter,
-                &settings,
+                &RenderCache::new(),
+                &InterpreterSettings::default(),
+                &RenderSettings::default(),
                 &PixmapSettings {
                     x_scale: scale,
                     y_scale: scale,
@@ -70,7 +109,7 @@ pub(super) fn decode_pdf(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<Deco
                     plan.width, plan.height
                 )));
             }
-            out.push(DecodedPage {
+            Ok(DecodedPage {
                 index,
                 image: premul_rgba_on_white(w, h, pixmap.data_as_u8_slice()).ok_or_else(|| {
                     OcrError::Internal("PDF pixmap shorter than its size".to_string())
@@ -78,10 +117,44 @@ pub(super) fn decode_pdf(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<Deco
                 dpi: Some(plan.dpi),
                 exif_orientation: None,
                 text_layer: Some(super::pdf_text::read_text_layer(page, scale, w, h)),
+            })
+        })
+    }
+}
+
+/// Refuses a document holding an image whose pixels exceed `max_page_pixels`, before any page
+/// is rendered: the renderer decodes each image it draws in full, so one JPEG stream claiming
+/// 65000 x 65000 pixels in a small page would take gigabytes. The size is what the image
+/// dictionary says, or for a bare JPEG (DCTDecode) stream what its frame header claims, the
+/// larger of the two.
+fn check_images(pdf: &Pdf, limits: &DecodeLimits) -> Result<()> {
+    for object in pdf.objects() {
+        let Object::Stream(stream) = object else {
+            continue;
+        };
+        let dict = stream.dict();
+        if dict.get::<Name>(keys::SUBTYPE).as_deref() != Some(b"Image".as_slice()) {
+            continue;
+        }
+        let side = |key| dict.get::<f64>(key).filter(|v| v.is_finite() && *v > 0.0);
+        let mut pixels = match (side(keys::WIDTH), side(keys::HEIGHT)) {
+            (Some(w), Some(h)) => (w * h) as u64,
+            _ => 0,
+        };
+        if matches!(stream.filters().as_slice(), [Filter::DctDecode])
+            && let Some((w, h)) = super::probe::jpeg_frame_dims(&stream.raw_data())
+        {
+            pixels = pixels.max(u64::from(w) * u64::from(h));
+        }
+        if pixels > limits.max_page_pixels {
+            return Err(OcrError::LimitExceeded {
+                what: "embedded image pixels",
+                actual: pixels,
+                limit: limits.max_page_pixels,
             });
         }
-        Ok(out)
-    })
+    }
+    Ok(())
 }
 
 fn map_load_error(err: LoadPdfError) -> OcrError {
@@ -361,5 +434,20 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_reader_plans_every_page_and_renders_only_the_one_asked_for() {
+        let pdf = minimal_pdf(&["0 0 0 rg 0 0 10 10 re f", "0 0 0 rg 0 0 10 10 re f"]);
+        let mut reader =
+            crate::decode::PageReader::open(bytes::Bytes::from(pdf), &DecodeLimits::default())
+                .expect("open");
+        assert_eq!(reader.page_count(), 2);
+        // A4 at 300 DPI, planned before anything is rendered.
+        assert_eq!(reader.page_pixels(1), 2479 * 3508);
+        let page = reader.read_page(1).expect("page 1");
+        assert_eq!(page.index, 1);
+        assert_eq!((page.image.width(), page.image.height()), (2479, 3508));
+        assert_eq!(page.dpi, Some(300.0));
     }
 }

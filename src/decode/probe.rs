@@ -160,6 +160,36 @@ fn probe_jpeg(b: &[u8]) -> Result<HeaderInfo> {
     Ok(info)
 }
 
+/// The frame size (width, height) a JPEG stream's SOF claims, read from the marker segments
+/// before the first scan; `None` when there is no frame header there. Unlike [`probe`] it needs
+/// no end-of-image marker: it sizes JPEG streams embedded in other files (PDF images).
+pub(super) fn jpeg_frame_dims(b: &[u8]) -> Option<(u32, u32)> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut pos = 2usize;
+    loop {
+        while b.get(pos) == Some(&0xFF) && b.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let (&0xFF, &marker) = (b.get(pos)?, b.get(pos + 1)?) else {
+            return None;
+        };
+        match marker {
+            0xD9 | 0xDA => return None,
+            0xD0..=0xD8 | 0x01 => {
+                pos += 2;
+                continue;
+            }
+            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                let (h, w) = (be16(b, pos + 5)?, be16(b, pos + 7)?);
+                return Some((u32::from(w), u32::from(h)));
+            }
+            _ => pos += 2 + usize::from(be16(b, pos + 2)?),
+        }
+    }
+}
+
 /// Returns the position of the first marker after entropy-coded data starting at `pos` (a
 /// 0xFF not followed by a stuffed 0x00 or a restart marker), or `b.len()` if there is none.
 fn skip_entropy_data(b: &[u8], mut pos: usize) -> usize {
@@ -228,6 +258,18 @@ mod tests {
         let data = [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56, 0xFF, 0xD9];
         assert_eq!(skip_entropy_data(&data, 0), 7);
         assert_eq!(skip_entropy_data(&data[..7], 0), 7);
+    }
+
+    #[test]
+    fn jpeg_frame_size_is_read_without_the_rest_of_the_stream() {
+        // SOI, APP0 (4 bytes), SOF0 claiming 65000 x 60000, then nothing.
+        let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00];
+        b.extend([0xFF, 0xC0, 0x00, 0x11, 8]);
+        b.extend(60000u16.to_be_bytes());
+        b.extend(65000u16.to_be_bytes());
+        assert_eq!(jpeg_frame_dims(&b), Some((65000, 60000)));
+        assert_eq!(jpeg_frame_dims(&b[..6]), None);
+        assert_eq!(jpeg_frame_dims(b"not a jpeg"), None);
     }
 
     #[test]

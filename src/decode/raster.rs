@@ -13,17 +13,34 @@ use super::pixels::to_page_image;
 use super::{DecodeLimits, DecodedPage, Format, check_page_pixels, corrupt, guard, probe};
 use crate::error::{OcrError, Result};
 
-/// Decodes one raster image file into page 0.
-pub(super) fn decode_raster(
+/// The stored pixel size of a raster image file from its header (the probe, or the decoder's
+/// header read where there is no probe), checked against the page limit; nothing is decoded.
+pub(super) fn raster_dims(
     bytes: &[u8],
     format: Format,
     limits: &DecodeLimits,
-) -> Result<DecodedPage> {
+) -> Result<(u32, u32)> {
     let header = probe::probe(bytes, format)?;
     if let Some((w, h)) = header.dims {
         check_page_pixels(w, h, limits)?;
+        return Ok((w, h));
     }
-    let image_format = match format {
+    let image_format = image_format(format)?;
+    guard(format, || {
+        let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
+        reader.limits(image_limits(limits));
+        let decoder = reader
+            .into_decoder()
+            .map_err(|e| map_image_error(format, e, limits))?;
+        let (w, h) = decoder.dimensions();
+        check_page_pixels(w, h, limits)?;
+        Ok((w, h))
+    })
+}
+
+/// The `image` crate's name for one of our raster formats.
+fn image_format(format: Format) -> Result<ImageFormat> {
+    Ok(match format {
         Format::Png => ImageFormat::Png,
         Format::Jpeg => ImageFormat::Jpeg,
         Format::Bmp => ImageFormat::Bmp,
@@ -35,7 +52,20 @@ pub(super) fn decode_raster(
                 format.name()
             )));
         }
-    };
+    })
+}
+
+/// Decodes one raster image file into page 0.
+pub(super) fn decode_raster(
+    bytes: &[u8],
+    format: Format,
+    limits: &DecodeLimits,
+) -> Result<DecodedPage> {
+    let header = probe::probe(bytes, format)?;
+    if let Some((w, h)) = header.dims {
+        check_page_pixels(w, h, limits)?;
+    }
+    let image_format = image_format(format)?;
     guard(format, || {
         let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
         reader.limits(image_limits(limits));

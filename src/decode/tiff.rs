@@ -1,7 +1,8 @@
 //! TIFF (classic and BigTIFF) through the `tiff` crate: every page (IFD) of the file.
 //!
-//! The IFD chain is walked first to count the pages (refusing more than `max_pages`), then each
-//! page's size is checked before its pixels are decoded. Samples are converted to 8-bit gray or
+//! The IFD chain is walked first to count the pages and read their sizes (refusing more than
+//! `max_pages`, or more pixels together than the document budget); each page is then decoded
+//! on demand ([`TiffPages::read`]), its size checked again before its pixels are decoded. Samples are converted to 8-bit gray or
 //! RGB: bilevel and 2/4-bit gray are unpacked (the `tiff` crate already inverts WhiteIsZero, so
 //! text comes out dark on light either way), 16-bit is reduced, alpha is composited on white,
 //! CMYK and YCbCr are converted to RGB. Palette (RGBPalette) images are refused as unsupported
@@ -13,6 +14,7 @@ use ::tiff::decoder::ifd::Value;
 use ::tiff::decoder::{Decoder, DecodingResult, Limits};
 use ::tiff::tags::Tag;
 use ::tiff::{ColorType, TiffError};
+use bytes::Bytes;
 use image::{DynamicImage, GrayImage, ImageBuffer, RgbImage};
 
 use super::pixels::to_page_image;
@@ -23,54 +25,83 @@ use crate::error::{OcrError, Result};
 /// without walking an arbitrarily long chain.
 const EXTRA_PAGES_COUNTED: usize = 10_000;
 
-/// Decodes every page of a TIFF file.
-pub(super) fn decode_tiff(bytes: &[u8], limits: &DecodeLimits) -> Result<Vec<DecodedPage>> {
-    guard(Format::Tiff, || {
-        let (count, pixels) = count_pages(bytes, limits)?;
-        check_pages(count, limits)?;
-        if pixels > limits.document_pixels() {
-            return Err(OcrError::LimitExceeded {
-                what: "document pixels",
-                actual: pixels,
-                limit: limits.document_pixels(),
-            });
-        }
-        let mut decoder = open(bytes, limits)?;
-        let mut pages = Vec::with_capacity(count);
-        for index in 0..count {
-            if index > 0 {
-                decoder
-                    .next_image()
-                    .map_err(|e| map_tiff_error(e, limits))?;
-            }
-            pages.push(decode_page(&mut decoder, index, limits)?);
-        }
-        Ok(pages)
-    })
+/// An opened TIFF file: its pages counted and sized from their headers, each decoded on demand.
+pub(super) struct TiffPages {
+    decoder: Decoder<Cursor<Bytes>>,
+    pixels: Vec<u64>,
+    limits: DecodeLimits,
 }
 
-fn open<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Decoder<Cursor<&'a [u8]>>> {
+impl TiffPages {
+    /// Walks the IFD chain (refusing more than `max_pages` pages, or pages whose pixels together
+    /// exceed the document budget) without decoding any pixels.
+    pub(super) fn open(bytes: Bytes, limits: &DecodeLimits) -> Result<TiffPages> {
+        guard(Format::Tiff, || {
+            let (count, pixels) = count_pages(bytes.clone(), limits)?;
+            check_pages(count, limits)?;
+            let total = pixels.iter().fold(0u64, |a, &p| a.saturating_add(p));
+            if total > limits.document_pixels() {
+                return Err(OcrError::LimitExceeded {
+                    what: "document pixels",
+                    actual: total,
+                    limit: limits.document_pixels(),
+                });
+            }
+            Ok(TiffPages {
+                decoder: open(bytes, limits)?,
+                pixels,
+                limits: limits.clone(),
+            })
+        })
+    }
+
+    /// Width x height of every page, from the headers.
+    pub(super) fn pixels(&self) -> &[u64] {
+        &self.pixels
+    }
+
+    /// Decodes page `index` (0-based).
+    pub(super) fn read(&mut self, index: usize) -> Result<DecodedPage> {
+        let limits = &self.limits;
+        let decoder = &mut self.decoder;
+        guard(Format::Tiff, || {
+            decoder
+                .seek_to_image(index)
+                .map_err(|e| map_tiff_error(e, limits))?;
+            decode_page(decoder, index, limits)
+        })
+    }
+}
+
+fn open(bytes: Bytes, limits: &DecodeLimits) -> Result<Decoder<Cursor<Bytes>>> {
     Ok(Decoder::new(Cursor::new(bytes))
         .map_err(|e| map_tiff_error(e, limits))?
         .with_limits(tiff_limits(limits)))
 }
 
-/// Counts the IFDs (pages) by walking the chain, stopping a while after `max_pages`, and sums
-/// the pages' pixels from their headers (nothing is decoded).
-fn count_pages(bytes: &[u8], limits: &DecodeLimits) -> Result<(usize, u64)> {
+/// Counts the IFDs (pages) by walking the chain, stopping a while after `max_pages`, and reads
+/// each page's pixel count from its header (nothing is decoded). Only the first `max_pages`
+/// sizes are kept; the count goes on so the error can name it.
+fn count_pages(bytes: Bytes, limits: &DecodeLimits) -> Result<(usize, Vec<u64>)> {
     let map = |e| map_tiff_error(e, limits);
     let mut decoder = open(bytes, limits)?;
     let stop = limits.max_pages.saturating_add(EXTRA_PAGES_COUNTED);
-    let area = |d: &mut Decoder<Cursor<&[u8]>>| -> Result<u64> {
+    let area = |d: &mut Decoder<Cursor<Bytes>>| -> Result<u64> {
         let (w, h) = d.dimensions().map_err(map)?;
         Ok(u64::from(w) * u64::from(h))
     };
     let mut count = 1usize;
-    let mut pixels = area(&mut decoder)?;
+    let mut pixels = vec![area(&mut decoder)?];
     while decoder.more_images() && count < stop {
         decoder.next_image().map_err(map)?;
         count += 1;
-        pixels = pixels.saturating_add(area(&mut decoder)?);
+        let a = area(&mut decoder)?;
+        if pixels.len() < limits.max_pages {
+            pixels.push(a);
+        } else if let Some(last) = pixels.last_mut() {
+            // Beyond the page limit only the total matters (the file is refused anyway).
+            *last = last.saturating_add(a);
+        }
     }
     Ok((count, pixels))
 }
@@ -87,7 +118,7 @@ fn tiff_limits(limits: &DecodeLimits) -> Limits {
 }
 
 fn decode_page(
-    decoder: &mut Decoder<Cursor<&[u8]>>,
+    decoder: &mut Decoder<Cursor<Bytes>>,
     index: usize,
     limits: &DecodeLimits,
 ) -> Result<DecodedPage> {
@@ -114,7 +145,7 @@ fn decode_page(
 }
 
 /// XResolution with ResolutionUnit (default inch; centimetre converted; "none" ignored).
-fn read_dpi(decoder: &mut Decoder<Cursor<&[u8]>>) -> Option<f32> {
+fn read_dpi(decoder: &mut Decoder<Cursor<Bytes>>) -> Option<f32> {
     let value = match decoder.find_tag(Tag::XResolution).ok()?? {
         Value::Rational(n, d) if d != 0 => f64::from(n) / f64::from(d),
         Value::Float(v) => f64::from(v),
@@ -350,6 +381,25 @@ mod tests {
             assert_eq!(page.index, i);
             assert_eq!(page.image.width(), 30 + i as u32);
         }
+    }
+
+    #[test]
+    fn a_reader_sizes_pages_from_headers_and_decodes_any_page_on_demand() {
+        let bytes = bytes::Bytes::from(gray8_tiff(3));
+        let mut reader =
+            crate::decode::PageReader::open(bytes, &DecodeLimits::default()).expect("open");
+        assert_eq!(reader.format(), Format::Tiff);
+        assert_eq!(reader.page_count(), 3);
+        assert_eq!(
+            (0..4).map(|i| reader.page_pixels(i)).collect::<Vec<_>>(),
+            [600, 620, 640, 0]
+        );
+        // Backwards, and twice: each read seeks to its own IFD.
+        for i in [2, 0, 1, 2] {
+            let page = reader.read_page(i).expect("page");
+            assert_eq!((page.index, page.image.width()), (i, 30 + i as u32));
+        }
+        assert!(matches!(reader.read_page(3), Err(OcrError::Internal(_))));
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct ServeConfig {
     /// Most pixels of one document's pages together (TIFF: refused from the headers before
     /// decoding; PDF: rendered at a lower DPI to fit, down to 100 DPI; 413 beyond).
     pub max_document_pixels: u64,
+    /// Decoded page pixels in memory at once over every request and job (pages take their
+    /// share before they are decoded and wait, until their deadline, when it is spent; a page
+    /// larger than this runs alone).
+    pub max_pixels_in_flight: u64,
     /// Deadline of a synchronous request, ms (a request may ask for less with `timeout_ms`).
     pub request_timeout_ms: u64,
     /// Admission: most synchronous requests in flight (queued or running); beyond, 503.
@@ -134,6 +138,7 @@ impl Default for ServeConfig {
             max_page_pixels: 100_000_000,
             max_pages: 200,
             max_document_pixels: crate::decode::DEFAULT_DOCUMENT_PIXELS,
+            max_pixels_in_flight: batch.max_pixels_in_flight,
             request_timeout_ms: 60_000,
             queue_capacity: 256,
             max_in_flight_per_client: 0,
@@ -262,6 +267,7 @@ impl ServeConfig {
             ("max_pages", self.max_pages),
             ("max_buffered_body_bytes", self.max_buffered_body_bytes),
             ("max_job_submissions", self.max_job_submissions),
+            ("max_pixels_in_flight", self.max_pixels_in_flight as usize),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -293,6 +299,7 @@ impl ServeConfig {
                 self.page_workers
             },
             stage_queue_capacity: d.stage_queue_capacity,
+            max_pixels_in_flight: self.max_pixels_in_flight,
         }
     }
 

@@ -175,10 +175,17 @@ pub async fn submit(
         ));
     }
     let document = uploads.remove(0).bytes;
-    // Refuse undecodable or over-limit documents now, before anything is stored.
+    // Refuse over-limit or unreadable documents now, before anything is stored: every limit the
+    // headers allow, and the first page decoded (a single image in full; a page of a long
+    // document that turns out corrupt later fails the job with its reason).
     state
         .batcher
-        .decode(document.clone(), options.limits.clone())
+        .check_document(
+            document.clone(),
+            options.limits.clone(),
+            std::time::Instant::now()
+                + std::time::Duration::from_millis(state.config.request_timeout_ms),
+        )
         .await?;
     let spec = JobSpec {
         options_json: serde_json::to_string(&ocr).map_err(|e| OcrError::Internal(e.to_string()))?,

@@ -19,9 +19,6 @@ use crate::render::{OutputFormat, render_bytes, render_json_line};
 use crate::server::config::ServeConfig;
 use crate::server::ocr::OcrQuery;
 
-/// Pages of one job in flight at once (the batcher mixes them with other work).
-const PAGE_WINDOW: usize = 4;
-
 /// One job worker.
 pub(super) struct Worker {
     pub id: String,
@@ -184,18 +181,12 @@ impl Worker {
             Ok(o) => Arc::new(o),
             Err(e) => return Ending::Permanent(e.0.to_string()),
         };
-        let t = Instant::now();
-        let pages = match self.batcher.decode(document, options.limits.clone()).await {
-            Ok(p) => p,
+        let reader = match self.batcher.open(document, options.limits.clone()).await {
+            Ok(r) => r,
             Err(e) => return classify(e),
         };
-        let decode_ms = t.elapsed().as_secs_f64() * 1000.0 / pages.len().max(1) as f64;
-        if let Err(e) = self
-            .jobs
-            .store
-            .set_pages_total(lease, pages.len() as i64)
-            .await
-        {
+        let count = reader.page_count();
+        if let Err(e) = self.jobs.store.set_pages_total(lease, count as i64).await {
             return store_error(e);
         }
         let mut done: BTreeMap<usize, Page> = BTreeMap::new();
@@ -210,22 +201,9 @@ impl Worker {
             Err(e) => return store_error(e),
         }
         let meta = self.batcher.request(Priority::Background, None);
-        let todo: Vec<_> = pages
-            .into_iter()
-            .filter(|p| !done.contains_key(&p.index))
-            .collect();
-        let mut results = futures_util::stream::iter(todo.into_iter().map(|page| {
-            let (options, meta) = (options.clone(), &meta);
-            async move {
-                let index = page.index;
-                let page = self
-                    .batcher
-                    .process_page(page, options, meta, decode_ms)
-                    .await?;
-                Ok::<(usize, Page), OcrError>((index, page))
-            }
-        }))
-        .buffer_unordered(PAGE_WINDOW);
+        // Pages an earlier attempt recorded are not decoded again.
+        let todo: Vec<usize> = (0..count).filter(|i| !done.contains_key(i)).collect();
+        let mut results = std::pin::pin!(self.batcher.process_pages(reader, todo, options, &meta));
         while let Some(r) = results.next().await {
             let (index, page) = match r {
                 Ok(p) => p,
