@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrocr/target}"
-bin="$CARGO_TARGET_DIR/release/ferrocr"
+bin="${FERROCR_BIN:-$CARGO_TARGET_DIR/release/ferrocr}"   # FERROCR_BIN: another build to compare
 [ -x "$bin" ] || cargo build --release -q --bin ferrocr
 work=$(mktemp -d)
 python3 scripts/hostile_files.py make "$work/files" >/dev/null
