@@ -96,12 +96,19 @@ fn pad_width(w: usize) -> usize {
     w.max(WIDTH_MULTIPLE).div_ceil(WIDTH_MULTIPLE) * WIDTH_MULTIPLE
 }
 
+/// `v.floor()` without the `floorf` call baseline x86-64 makes of it (same result for every
+/// finite `v` within `i32`, which page coordinates are).
+#[inline]
+fn floor(v: f32) -> f32 {
+    let t = v as i32 as f32;
+    if t > v { t - 1.0 } else { t }
+}
+
 /// Sample the page at (x, y) with bilinear interpolation; outside the page reads `fill`.
 #[inline]
 fn sample_bilinear(gray: &GrayImage, x: f32, y: f32, fill: f32) -> f32 {
     let (w, h) = (gray.width() as i64, gray.height() as i64);
-    let x0 = x.floor();
-    let y0 = y.floor();
+    let (x0, y0) = (floor(x), floor(y));
     let fx = x - x0;
     let fy = y - y0;
     let px = |xi: i64, yi: i64| -> f32 {
@@ -366,6 +373,18 @@ pub fn normalize_page_line(gray: &GrayImage, bbox: BBox, views: bool) -> LineIma
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn floor_matches_the_library_floor() {
+        for i in -4000..4000 {
+            let v = i as f32 * 0.37 - 0.5;
+            assert_eq!(floor(v), v.floor(), "{v}");
+        }
+        for v in [-1.0f32, 0.0, -0.0, 1.0, -0.999_999, 2.5, -2.5, 1e6 + 0.5] {
+            assert_eq!(floor(v), v.floor(), "{v}");
+        }
+    }
+
     use super::*;
     use image::Luma;
 
