@@ -136,11 +136,31 @@ impl Engine {
         timings.preprocess_ms = ms_since(t);
         let t = Instant::now();
         let layout = self.layout(&prepared);
-        let (prepared, layout) = self.orient(&page.image, prepared, layout)?;
+        let (prepared, layout, decision) = crate::orient::settle(
+            &page.image,
+            &self.options.preprocess,
+            &self.options.layout,
+            self.recognizer.as_ref(),
+            prepared,
+            layout,
+        )?;
         timings.layout_ms = ms_since(t);
         let t = Instant::now();
         let images = self.line_images(&prepared, &layout);
-        let texts = self.recognize(&images)?;
+        // Lines the orientation check read whole are not read again (same image, same text),
+        // unless the recogniser reads views, which the check's images lack.
+        let known = match &decision {
+            Some(d) if !self.recognizer.reads_views() => d.readings.as_slice(),
+            _ => &[],
+        };
+        let boxes: Vec<crate::geometry::BBox> = layout
+            .blocks
+            .iter()
+            .flat_map(|b| b.lines.iter())
+            .map(|l| l.bbox)
+            .collect();
+        let texts =
+            crate::orient::recognize_reusing(self.recognizer.as_ref(), &images, &boxes, known)?;
         timings.recognize_ms = ms_since(t);
         let ctx = PageContext {
             index: page.index,

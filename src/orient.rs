@@ -107,6 +107,10 @@ pub struct OrientationDecision {
     pub chosen: u32,
     /// Each tried turn and its reading's [`ReadScore::evidence`].
     pub scores: Vec<(u32, f32)>,
+    /// When the page is kept as laid out: the sample lines read whole (not cut to
+    /// [`MAX_SAMPLE_ASPECT`]) with their readings, which are what reading those lines again
+    /// would give ([`recognize_reusing`]); empty otherwise.
+    pub readings: Vec<(BBox, LineText)>,
 }
 
 /// The boxes of the sample read under each hypothesis: lines of body-text height (not titles,
@@ -114,6 +118,14 @@ pub struct OrientationDecision {
 /// (text rather than rules, bars or pictures), then the widest, each cut to
 /// [`MAX_SAMPLE_ASPECT`] heights from its left edge.
 pub fn sample_lines(layout: &PageLayout) -> Vec<BBox> {
+    sample_lines_marked(layout)
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect()
+}
+
+/// [`sample_lines`], each box with whether it is its line's whole box (not cut).
+fn sample_lines_marked(layout: &PageLayout) -> Vec<(BBox, bool)> {
     let ch = layout.char_height.max(1.0);
     let mut lines: Vec<(usize, BBox)> = layout
         .blocks
@@ -129,15 +141,16 @@ pub fn sample_lines(layout: &PageLayout) -> Vec<BBox> {
     lines.sort_by_key(|&(w, b)| {
         std::cmp::Reverse((w, b.width().min(MAX_SAMPLE_ASPECT * b.height())))
     });
-    let mut lines: Vec<BBox> = lines
-        .into_iter()
-        .map(|(_, b)| b)
-        .take(SAMPLE_LINES)
-        .collect();
-    for b in &mut lines {
-        b.x1 = b.x1.min(b.x0 + MAX_SAMPLE_ASPECT * b.height());
-    }
     lines
+        .into_iter()
+        .take(SAMPLE_LINES)
+        .map(|(_, mut b)| {
+            let cut = b.x1.min(b.x0 + MAX_SAMPLE_ASPECT * b.height());
+            let whole = cut == b.x1;
+            b.x1 = cut;
+            (b, whole)
+        })
+        .collect()
 }
 
 /// A line image turned half a turn: its content reversed in both axes, padding kept at the right.
@@ -162,6 +175,8 @@ pub fn turn_half(line: &LineImage) -> LineImage {
 struct SampleReading {
     here: ReadScore,
     turned: Option<ReadScore>,
+    /// The readings as laid out, one per sample box.
+    texts: Vec<LineText>,
 }
 
 /// Read the sample `boxes` of `gray` as they stand, then turned half a turn unless `enough`
@@ -176,6 +191,7 @@ fn read_sample(
         return Ok(SampleReading {
             here: ReadScore::default(),
             turned: Some(ReadScore::default()),
+            texts: Vec::new(),
         });
     }
     let upright: Vec<LineImage> = boxes
@@ -188,16 +204,21 @@ fn read_sample(
         tracing::trace!(?bx, text = %t.text, "orientation sample");
     }
     if enough(&here) {
-        return Ok(SampleReading { here, turned: None });
+        return Ok(SampleReading {
+            here,
+            turned: None,
+            texts,
+        });
     }
     let images: Vec<LineImage> = upright.iter().map(turn_half).collect();
-    let texts = recognizer.recognize(&images)?;
-    for (bx, t) in boxes.iter().zip(&texts) {
+    let turned = recognizer.recognize(&images)?;
+    for (bx, t) in boxes.iter().zip(&turned) {
         tracing::trace!(?bx, text = %t.text, "orientation sample turned");
     }
     Ok(SampleReading {
         here,
-        turned: Some(ReadScore::of(&texts)),
+        turned: Some(ReadScore::of(&turned)),
+        texts,
     })
 }
 
@@ -253,13 +274,23 @@ pub fn settle(
     // A scan read as laid out at 1 - MARGIN or better cannot be beaten by MARGIN: no other
     // reading is needed (most upright pages stop here, after one read of the sample).
     let settled = |r: &ReadScore| proposed == 0 && r.mean() > 1.0 - MARGIN;
-    let first = read_sample(recognizer, &prepared.gray, &sample_lines(&layout), settled)?;
+    let marked = sample_lines_marked(&layout);
+    let boxes: Vec<BBox> = marked.iter().map(|&(b, _)| b).collect();
+    let first = read_sample(recognizer, &prepared.gray, &boxes, settled)?;
+    // What the sample read of whole lines, for the page's own reading if it stays as laid out.
+    let readings: Vec<(BBox, LineText)> = marked
+        .iter()
+        .zip(&first.texts)
+        .filter(|((_, whole), _)| *whole)
+        .map(|(&(b, _), t)| (b, t.clone()))
+        .collect();
     scores.push((proposed, first.here.evidence()));
     let Some(turned) = first.turned else {
         let decision = OrientationDecision {
             proposed,
             chosen: proposed,
             scores,
+            readings,
         };
         tracing::debug!(?decision, "orientation by reading");
         return Ok((prepared, layout, Some(decision)));
@@ -277,10 +308,16 @@ pub fn settle(
         scores.push(((q + 180) % 360, r.turned.unwrap_or_default().evidence()));
         quarter = Some((q, p, l));
     }
+    let chosen = choose(&scores);
     let decision = OrientationDecision {
         proposed,
-        chosen: choose(&scores),
+        chosen,
         scores,
+        readings: if chosen == proposed {
+            readings
+        } else {
+            Vec::new()
+        },
     };
     tracing::debug!(?decision, "orientation by reading");
     let (prepared, layout) = match quarter {
@@ -289,6 +326,42 @@ pub fn settle(
         _ => prepared_at(image, preprocess_opts, layout_opts, decision.chosen),
     };
     Ok((prepared, layout, Some(decision)))
+}
+
+/// For each of a page's lines (boxes in reading order), the reading the orientation check
+/// already made of it, if any (`known`: [`OrientationDecision::readings`]).
+pub fn known_readings(boxes: &[BBox], known: &[(BBox, LineText)]) -> Vec<Option<LineText>> {
+    boxes
+        .iter()
+        .map(|b| known.iter().find(|(k, _)| k == b).map(|(_, t)| t.clone()))
+        .collect()
+}
+
+/// Reads `images`, the page's lines at `boxes` (same order), taking the orientation sample's
+/// reading (`known`) of a line it read whole instead of reading it again. The line image is the
+/// same (normalised without views) and a line reads the same in any batch, so the texts are
+/// exactly those of reading every line; callers pass `known` only when both hold.
+pub fn recognize_reusing(
+    recognizer: &dyn Recognizer,
+    images: &[LineImage],
+    boxes: &[BBox],
+    known: &[(BBox, LineText)],
+) -> Result<Vec<LineText>> {
+    let mut texts = known_readings(boxes, known);
+    let unread: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_none()).collect();
+    if boxes.len() != images.len() || unread.len() == images.len() {
+        return recognizer.recognize(images);
+    }
+    tracing::debug!(
+        lines = images.len(),
+        reused = images.len() - unread.len(),
+        "lines read by the orientation check"
+    );
+    let batch: Vec<LineImage> = unread.iter().map(|&i| images[i].clone()).collect();
+    for (i, t) in unread.into_iter().zip(recognizer.recognize(&batch)?) {
+        texts[i] = Some(t);
+    }
+    Ok(texts.into_iter().map(Option::unwrap_or_default).collect())
 }
 
 #[cfg(test)]
@@ -330,6 +403,82 @@ mod tests {
         // Evidence approaches the mean as more is read, and nothing read is no evidence.
         assert!((body.evidence() - body.mean()).abs() < 0.04);
         assert_eq!(ReadScore::default().evidence(), PRIOR_CONFIDENCE);
+    }
+
+    /// Reads every line as "w<width>" and counts the lines it was given.
+    struct CountingReader(std::sync::atomic::AtomicUsize);
+
+    impl Recognizer for CountingReader {
+        fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
+            self.0
+                .fetch_add(lines.len(), std::sync::atomic::Ordering::SeqCst);
+            Ok(lines
+                .iter()
+                .map(|l| LineText {
+                    text: format!("w{}", l.width),
+                    ..Default::default()
+                })
+                .collect())
+        }
+
+        fn describe(&self) -> String {
+            "counting fake".into()
+        }
+    }
+
+    fn line_of_width(width: usize) -> LineImage {
+        LineImage {
+            width,
+            content_width: width,
+            pixels: vec![0.0; LINE_HEIGHT * width],
+            source_x0: 0.0,
+            source_y0: 0.0,
+            scale_x: 1.0,
+            scale_y: 1.0,
+            ink_box: BBox::new(0, 0, width as u32, 32),
+            views: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn lines_the_sample_read_whole_are_not_read_again() {
+        let reader = CountingReader(Default::default());
+        let boxes: Vec<BBox> = (0..4)
+            .map(|i| BBox::new(0, i * 40, 300, i * 40 + 30))
+            .collect();
+        let images: Vec<LineImage> = (0..4).map(|i| line_of_width(8 * (i + 1))).collect();
+        let known = vec![
+            (
+                boxes[2],
+                LineText {
+                    text: "known two".into(),
+                    ..Default::default()
+                },
+            ),
+            (
+                boxes[0],
+                LineText {
+                    text: "known zero".into(),
+                    ..Default::default()
+                },
+            ),
+            // A box that is no line of the page is ignored.
+            (
+                BBox::new(1, 1, 2, 2),
+                LineText {
+                    text: "stray".into(),
+                    ..Default::default()
+                },
+            ),
+        ];
+        let texts = recognize_reusing(&reader, &images, &boxes, &known).unwrap();
+        let texts: Vec<&str> = texts.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["known zero", "w16", "known two", "w32"]);
+        assert_eq!(reader.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Nothing known: every line is read, in one call.
+        let texts = recognize_reusing(&reader, &images, &boxes, &[]).unwrap();
+        assert_eq!(texts.len(), 4);
+        assert_eq!(reader.0.load(std::sync::atomic::Ordering::SeqCst), 6);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::metrics::Metrics;
 use crate::preprocess::PageKernels;
-use crate::recognize::Recognizer;
+use crate::recognize::{LineImage, LineText, Recognizer};
 use line_stage::LineTask;
 use page_stage::PageTask;
 pub use queue::Priority;
@@ -285,7 +285,7 @@ impl Batcher {
             .lines
             .await
             .map_err(|_| OcrError::Internal("line stage dropped a page".into()))?;
-        let texts = texts?;
+        let (images, texts) = merge_reused(images, texts?, prepared.reused);
         let mut timings = prepared.timings;
         timings.decode_ms = decode_ms;
         timings.recognize_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -301,6 +301,34 @@ impl Batcher {
         self.metrics.pages_total.inc();
         Ok(assemble_page(ctx, &images, &texts))
     }
+}
+
+/// The page's lines in order: those the line stage read (`images`, `texts`) with those the
+/// orientation check had read already (`reused`, by index) put back in their places.
+fn merge_reused(
+    images: Vec<LineImage>,
+    texts: Vec<LineText>,
+    reused: Vec<(usize, LineImage, LineText)>,
+) -> (Vec<LineImage>, Vec<LineText>) {
+    if reused.is_empty() {
+        return (images, texts);
+    }
+    let n = images.len() + reused.len();
+    let (mut all_images, mut all_texts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut read = images.into_iter().zip(texts);
+    let mut reused = reused.into_iter().peekable();
+    for i in 0..n {
+        let (image, text) = match reused.next_if(|(at, _, _)| *at == i) {
+            Some((_, image, text)) => (image, text),
+            None => match read.next() {
+                Some(pair) => pair,
+                None => break,
+            },
+        };
+        all_images.push(image);
+        all_texts.push(text);
+    }
+    (all_images, all_texts)
 }
 
 #[cfg(test)]

@@ -65,6 +65,9 @@ pub struct PreparedPageLines {
     pub timings: StageTimings,
     /// The line stage's answer.
     pub lines: oneshot::Receiver<LineReply>,
+    /// Lines not sent to the line stage because the orientation check read them already:
+    /// (index among the page's lines, image, reading), in order.
+    pub reused: Vec<(usize, LineImage, LineText)>,
 }
 
 /// What the page stage's owner loop works with.
@@ -180,12 +183,19 @@ fn process_batch(
                 .collect();
             let k: &dyn PageKernels = if fell_back { &CpuKernels } else { k.as_ref() };
             let images = normalize_batch(k, &laid, views);
+            // Lines cut by the kernels are read afresh: the orientation sample was cut on the
+            // CPU, and only the same image is sure to give the same text.
+            let mut laid = laid;
+            laid.iter_mut().for_each(|p| p.known.clear());
             for (page, images) in laid.into_iter().zip(images) {
                 queue_lines(page, images, lines);
             }
         }
         None => batch.into_par_iter().for_each(|task| {
-            if let Some(page) = lay_out(task, None, reader, metrics) {
+            if let Some(mut page) = lay_out(task, None, reader, metrics) {
+                if views {
+                    page.known.clear();
+                }
                 let images = page
                     .line_boxes()
                     .map(|b| normalize_page_line(&page.prepared.gray, b, views))
@@ -281,6 +291,9 @@ struct LaidOut {
     reply: oneshot::Sender<Result<PreparedPageLines>>,
     /// The page's share of the pixel budget, given back once its lines are cut.
     budget: Option<super::budget::PixelPermit>,
+    /// Lines the orientation check read whole, with their readings (not read again when the
+    /// page's lines are cut on the CPU without views; see [`crate::orient::recognize_reusing`]).
+    known: Vec<(BBox, LineText)>,
 }
 
 impl LaidOut {
@@ -365,8 +378,8 @@ fn lay_out(
         prepared,
         layout,
     );
-    let (prepared, layout) = match settled {
-        Ok((p, l, _)) => (p, l),
+    let (prepared, layout, known) = match settled {
+        Ok((p, l, d)) => (p, l, d.map(|d| d.readings).unwrap_or_default()),
         Err(e) => {
             let _ = reply.send(Err(e));
             return None;
@@ -383,6 +396,7 @@ fn lay_out(
         timings,
         reply,
         budget,
+        known,
     })
 }
 
@@ -397,7 +411,29 @@ fn queue_lines(page: LaidOut, images: Vec<LineImage>, lines: &QueueSender<LineTa
         timings,
         reply,
         budget: _budget,
+        known,
     } = page;
+    // Lines the orientation check already read stay here; the others go to the line stage.
+    let boxes: Vec<BBox> = layout
+        .blocks
+        .iter()
+        .flat_map(|b| b.lines.iter())
+        .map(|l| l.bbox)
+        .collect();
+    let mut reused = Vec::new();
+    let images = if known.is_empty() || boxes.len() != images.len() {
+        images
+    } else {
+        let readings = crate::orient::known_readings(&boxes, &known);
+        let mut unread = Vec::with_capacity(images.len());
+        for (i, (image, reading)) in images.into_iter().zip(readings).enumerate() {
+            match reading {
+                Some(text) => reused.push((i, image, text)),
+                None => unread.push(image),
+            }
+        }
+        unread
+    };
     let (line_tx, line_rx) = oneshot::channel();
     if images.is_empty() {
         let _ = line_tx.send((images, Ok(Vec::new())));
@@ -420,6 +456,7 @@ fn queue_lines(page: LaidOut, images: Vec<LineImage>, lines: &QueueSender<LineTa
         layout,
         timings,
         lines: line_rx,
+        reused,
     }));
 }
 
