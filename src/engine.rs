@@ -95,15 +95,29 @@ impl Engine {
         prepared: PreparedPage,
         layout: PageLayout,
     ) -> Result<(PreparedPage, PageLayout)> {
-        let (prepared, layout, _) = crate::orient::settle(
+        let (prepared, layout, _) = self.settle(image, prepared, layout)?;
+        Ok((prepared, layout))
+    }
+
+    /// [`Engine::orient`] with the decision (and the sample's readings) kept.
+    fn settle(
+        &self,
+        image: &image::DynamicImage,
+        prepared: PreparedPage,
+        layout: PageLayout,
+    ) -> Result<(
+        PreparedPage,
+        PageLayout,
+        Option<crate::orient::OrientationDecision>,
+    )> {
+        crate::orient::settle(
             image,
             &self.options.preprocess,
             &self.options.layout,
             self.recognizer.as_ref(),
             prepared,
             layout,
-        )?;
-        Ok((prepared, layout))
+        )
     }
 
     /// Line images of every layout line in reading order (with their views when the recogniser
@@ -136,14 +150,7 @@ impl Engine {
         timings.preprocess_ms = ms_since(t);
         let t = Instant::now();
         let layout = self.layout(&prepared);
-        let (prepared, layout, decision) = crate::orient::settle(
-            &page.image,
-            &self.options.preprocess,
-            &self.options.layout,
-            self.recognizer.as_ref(),
-            prepared,
-            layout,
-        )?;
+        let (prepared, layout, decision) = self.settle(&page.image, prepared, layout)?;
         timings.layout_ms = ms_since(t);
         let t = Instant::now();
         let images = self.line_images(&prepared, &layout);

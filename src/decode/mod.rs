@@ -287,4 +287,6 @@ fn guard<T>(format: Format, f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 #[cfg(test)]
+mod pdf_limits_tests;
+#[cfg(test)]
 mod tests;
