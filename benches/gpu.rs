@@ -11,9 +11,9 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ferrocr::compute::device::{DevicePreference, select_device};
 use ferrocr::compute::gpu::GpuPreprocessor;
+use ferrocr::lines::normalize::normalize_line;
 use ferrocr::preprocess::sauvola;
 use ferrocr::recognize::model::ModelArtifact;
-use ferrocr::recognize::normalize::normalize_line;
 use ferrocr::recognize::{BatchPolicy, CrnnRecognizer, LINE_HEIGHT, LineImage, Recognizer};
 use image::{GrayImage, imageops::FilterType};
 
@@ -53,7 +53,7 @@ fn binarize(c: &mut Criterion) {
 
 fn sample_lines() -> Vec<LineImage> {
     let page = image::DynamicImage::ImageLuma8(letter());
-    let (gray, boxes) = ferrocr::compute::gpu::selftest::line_boxes(&page);
+    let (gray, boxes) = ferrocr::selftest::line_boxes(&page);
     boxes.iter().map(|&b| normalize_line(&gray, b)).collect()
 }
 

@@ -1,45 +1,20 @@
 //! The [`Engine`] facade: decode -> preprocess -> layout -> recognise -> assemble, each step
-//! callable alone, plus whole-page and whole-file helpers that time every stage. A PDF page
+//! callable alone, plus whole-page and whole-file helpers that time every stage. A whole page
+//! runs through the one page processor ([`crate::pipeline`]) on the calling thread; a PDF page
 //! whose own text layer is used ([`crate::text_layer`]) skips the OCR stages.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::assemble::{PageContext, assemble_page};
-use crate::decode::{DecodeLimits, DecodedPage, PageReader, decode};
-use crate::document::{Document, Page, StageTimings};
+use crate::decode::{DecodedPage, PageReader, decode};
+use crate::document::{Document, Page};
 use crate::error::Result;
-use crate::layout::{LayoutOptions, PageLayout, analyze};
-use crate::preprocess::{PreparedPage, PreprocessOptions, preprocess};
-use crate::recognize::{LineImage, LineText, Recognizer, normalize_page_line};
-use crate::text_layer::{PdfTextMode, page_from_text_layer};
+use crate::layout::{PageLayout, analyze};
+use crate::lines::{LineImage, normalize_page_line};
+use crate::preprocess::{PreparedPage, preprocess};
+use crate::recognize::{LineText, Recognizer};
 
-/// Options of the whole pipeline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EngineOptions {
-    /// Limits checked while decoding.
-    pub limits: DecodeLimits,
-    /// Preprocess stage options.
-    pub preprocess: PreprocessOptions,
-    /// Layout stage options.
-    pub layout: LayoutOptions,
-    /// Words and lines whose confidence is below this are flagged `needs_review`.
-    pub review_threshold: f32,
-    /// Whether a PDF page is read from its own text layer ([`crate::text_layer`]).
-    pub pdf_text: PdfTextMode,
-}
-
-impl Default for EngineOptions {
-    fn default() -> Self {
-        EngineOptions {
-            limits: DecodeLimits::default(),
-            preprocess: PreprocessOptions::default(),
-            layout: LayoutOptions::default(),
-            review_threshold: 0.6,
-            pdf_text: PdfTextMode::Auto,
-        }
-    }
-}
+pub use crate::options::EngineOptions;
 
 /// The OCR pipeline behind one recogniser. Cheap to share between threads (`Arc` inside).
 #[derive(Clone)]
@@ -95,39 +70,24 @@ impl Engine {
         prepared: PreparedPage,
         layout: PageLayout,
     ) -> Result<(PreparedPage, PageLayout)> {
-        let (prepared, layout, _) = self.settle(image, prepared, layout)?;
-        Ok((prepared, layout))
-    }
-
-    /// [`Engine::orient`] with the decision (and the sample's readings) kept.
-    fn settle(
-        &self,
-        image: &image::DynamicImage,
-        prepared: PreparedPage,
-        layout: PageLayout,
-    ) -> Result<(
-        PreparedPage,
-        PageLayout,
-        Option<crate::orient::OrientationDecision>,
-    )> {
-        crate::orient::settle(
+        let (prepared, layout, _) = crate::orient::settle(
             image,
             &self.options.preprocess,
             &self.options.layout,
             self.recognizer.as_ref(),
             prepared,
             layout,
-        )
+        )?;
+        Ok((prepared, layout))
     }
 
     /// Line images of every layout line in reading order (with their views when the recogniser
     /// reads them, [`Recognizer::reads_views`]): the recogniser's input.
     pub fn line_images(&self, page: &PreparedPage, layout: &PageLayout) -> Vec<LineImage> {
-        layout
-            .blocks
-            .iter()
-            .flat_map(|b| b.lines.iter())
-            .map(|l| normalize_page_line(&page.gray, l.bbox, self.recognizer.reads_views()))
+        let views = self.recognizer.reads_views();
+        crate::pipeline::line_boxes(layout)
+            .into_iter()
+            .map(|b| normalize_page_line(&page.gray, b, views))
             .collect()
     }
 
@@ -136,49 +96,10 @@ impl Engine {
         self.recognizer.recognize(lines)
     }
 
-    /// All stages for one decoded page; `decode_ms` is recorded in the page's timings.
+    /// All stages for one decoded page ([`crate::pipeline::process_page`]); `decode_ms` is
+    /// recorded in the page's timings.
     pub fn process_page(&self, page: &DecodedPage, decode_ms: f64) -> Result<Page> {
-        if let Some(p) = page_from_text_layer(page, self.options.pdf_text, decode_ms) {
-            return Ok(p);
-        }
-        let mut timings = StageTimings {
-            decode_ms,
-            ..Default::default()
-        };
-        let t = Instant::now();
-        let prepared = self.preprocess(page);
-        timings.preprocess_ms = ms_since(t);
-        let t = Instant::now();
-        let layout = self.layout(&prepared);
-        let (prepared, layout, decision) = self.settle(&page.image, prepared, layout)?;
-        timings.layout_ms = ms_since(t);
-        let t = Instant::now();
-        let images = self.line_images(&prepared, &layout);
-        // Lines the orientation check read whole are not read again (same image, same text),
-        // unless the recogniser reads views, which the check's images lack.
-        let known = match &decision {
-            Some(d) if !self.recognizer.reads_views() => d.readings.as_slice(),
-            _ => &[],
-        };
-        let boxes: Vec<crate::geometry::BBox> = layout
-            .blocks
-            .iter()
-            .flat_map(|b| b.lines.iter())
-            .map(|l| l.bbox)
-            .collect();
-        let texts =
-            crate::orient::recognize_reusing(self.recognizer.as_ref(), &images, &boxes, known)?;
-        timings.recognize_ms = ms_since(t);
-        let ctx = PageContext {
-            index: page.index,
-            dpi: page.dpi,
-            exif_orientation: page.exif_orientation,
-            transform: &prepared.transform,
-            layout: &layout,
-            review_threshold: self.options.review_threshold,
-            timings,
-        };
-        Ok(assemble_page(ctx, &images, &texts))
+        crate::pipeline::process_page(page, decode_ms, &self.options, self.recognizer.as_ref())
     }
 
     /// All stages for a whole file's bytes, one page at a time: each page is decoded when its

@@ -109,7 +109,7 @@ pub struct OrientationDecision {
     pub scores: Vec<(u32, f32)>,
     /// When the page is kept as laid out: the sample lines read whole (not cut to
     /// [`MAX_SAMPLE_ASPECT`]) with their readings, which are what reading those lines again
-    /// would give ([`recognize_reusing`]); empty otherwise.
+    /// would give ([`crate::pipeline::LaidOutPage::into_lines`]); empty otherwise.
     pub readings: Vec<(BBox, LineText)>,
 }
 
@@ -337,33 +337,6 @@ pub fn known_readings(boxes: &[BBox], known: &[(BBox, LineText)]) -> Vec<Option<
         .collect()
 }
 
-/// Reads `images`, the page's lines at `boxes` (same order), taking the orientation sample's
-/// reading (`known`) of a line it read whole instead of reading it again. The line image is the
-/// same (normalised without views) and a line reads the same in any batch, so the texts are
-/// exactly those of reading every line; callers pass `known` only when both hold.
-pub fn recognize_reusing(
-    recognizer: &dyn Recognizer,
-    images: &[LineImage],
-    boxes: &[BBox],
-    known: &[(BBox, LineText)],
-) -> Result<Vec<LineText>> {
-    let mut texts = known_readings(boxes, known);
-    let unread: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_none()).collect();
-    if boxes.len() != images.len() || unread.len() == images.len() {
-        return recognizer.recognize(images);
-    }
-    tracing::debug!(
-        lines = images.len(),
-        reused = images.len() - unread.len(),
-        "lines read by the orientation check"
-    );
-    let batch: Vec<LineImage> = unread.iter().map(|&i| images[i].clone()).collect();
-    for (i, t) in unread.into_iter().zip(recognizer.recognize(&batch)?) {
-        texts[i] = Some(t);
-    }
-    Ok(texts.into_iter().map(Option::unwrap_or_default).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,80 +378,34 @@ mod tests {
         assert_eq!(ReadScore::default().evidence(), PRIOR_CONFIDENCE);
     }
 
-    /// Reads every line as "w<width>" and counts the lines it was given.
-    struct CountingReader(std::sync::atomic::AtomicUsize);
-
-    impl Recognizer for CountingReader {
-        fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
-            self.0
-                .fetch_add(lines.len(), std::sync::atomic::Ordering::SeqCst);
-            Ok(lines
-                .iter()
-                .map(|l| LineText {
-                    text: format!("w{}", l.width),
-                    ..Default::default()
-                })
-                .collect())
-        }
-
-        fn describe(&self) -> String {
-            "counting fake".into()
-        }
-    }
-
-    fn line_of_width(width: usize) -> LineImage {
-        LineImage {
-            width,
-            content_width: width,
-            pixels: vec![0.0; LINE_HEIGHT * width],
-            source_x0: 0.0,
-            source_y0: 0.0,
-            scale_x: 1.0,
-            scale_y: 1.0,
-            ink_box: BBox::new(0, 0, width as u32, 32),
-            views: Vec::new(),
-        }
-    }
-
     #[test]
-    fn lines_the_sample_read_whole_are_not_read_again() {
-        let reader = CountingReader(Default::default());
+    fn readings_are_found_by_their_lines_box() {
         let boxes: Vec<BBox> = (0..4)
             .map(|i| BBox::new(0, i * 40, 300, i * 40 + 30))
             .collect();
-        let images: Vec<LineImage> = (0..4).map(|i| line_of_width(8 * (i + 1))).collect();
+        let text = |t: &str| LineText {
+            text: t.into(),
+            ..Default::default()
+        };
         let known = vec![
-            (
-                boxes[2],
-                LineText {
-                    text: "known two".into(),
-                    ..Default::default()
-                },
-            ),
-            (
-                boxes[0],
-                LineText {
-                    text: "known zero".into(),
-                    ..Default::default()
-                },
-            ),
+            (boxes[2], text("known two")),
+            (boxes[0], text("known zero")),
             // A box that is no line of the page is ignored.
-            (
-                BBox::new(1, 1, 2, 2),
-                LineText {
-                    text: "stray".into(),
-                    ..Default::default()
-                },
-            ),
+            (BBox::new(1, 1, 2, 2), text("stray")),
         ];
-        let texts = recognize_reusing(&reader, &images, &boxes, &known).unwrap();
-        let texts: Vec<&str> = texts.iter().map(|t| t.text.as_str()).collect();
-        assert_eq!(texts, ["known zero", "w16", "known two", "w32"]);
-        assert_eq!(reader.0.load(std::sync::atomic::Ordering::SeqCst), 2);
-        // Nothing known: every line is read, in one call.
-        let texts = recognize_reusing(&reader, &images, &boxes, &[]).unwrap();
-        assert_eq!(texts.len(), 4);
-        assert_eq!(reader.0.load(std::sync::atomic::Ordering::SeqCst), 6);
+        let found: Vec<Option<String>> = known_readings(&boxes, &known)
+            .into_iter()
+            .map(|t| t.map(|t| t.text))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                Some("known zero".into()),
+                None,
+                Some("known two".into()),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -8,15 +8,15 @@ use image::{DynamicImage, GrayImage, Luma};
 use rand::{RngExt, SeedableRng, rngs::ChaCha8Rng};
 
 use ferrocr::compute::device::{DevicePreference, select_device, software_adapter_allowed};
-use ferrocr::compute::gpu::selftest::{check_kernels, check_model, line_boxes};
 use ferrocr::compute::gpu::{GpuContext, GpuPreprocessor, list_adapters};
 use ferrocr::geometry::BBox;
+use ferrocr::lines::normalize::normalize_line;
 use ferrocr::preprocess::{
     CpuKernels, PreprocessOptions, integral_images, preprocess_batch, rotate_bilinear, sauvola,
 };
 use ferrocr::recognize::model::ModelArtifact;
-use ferrocr::recognize::normalize::normalize_line;
 use ferrocr::recognize::{CrnnRecognizer, Recognizer};
+use ferrocr::selftest::{check_kernels, check_model, line_boxes};
 
 fn sample(name: &str) -> DynamicImage {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -240,8 +240,8 @@ fn crnn_on_wgpu_matches_the_cpu_backend() {
 /// fails with "can't allocate buffer".
 #[test]
 fn a_batch_past_the_devices_largest_buffer_is_cut_into_passes_that_fit() {
+    use ferrocr::lines::normalize::LINE_HEIGHT;
     use ferrocr::recognize::BatchPolicy;
-    use ferrocr::recognize::normalize::LINE_HEIGHT;
     let Some(selected) = burn_gpu() else { return };
     let artifact = ModelArtifact::embedded().expect("embedded model");
     let limit = ferrocr::compute::device::max_tensor_bytes(&selected.device, "gpu").unwrap();
@@ -482,7 +482,7 @@ fn warm_up_runs_every_width() {
         "cpu",
     )
     .expect("cpu model");
-    let w = ferrocr::compute::cache::warm_up_with(&cpu, &[16, 64], 2).expect("warm-up");
+    let w = ferrocr::recognize::warm_up::warm_up_with(&cpu, &[16, 64], 2).expect("warm-up");
     assert_eq!(w.runs.iter().map(|r| r.0).collect::<Vec<_>>(), vec![16, 64]);
 }
 

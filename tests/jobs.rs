@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ferrocr::server::config::ServeConfig;
+use ferrocr::config::ServeConfig;
 use parking_lot::Mutex;
 
 const PNG: (&str, &str) = ("content-type", "image/png");
@@ -75,6 +75,7 @@ async fn idempotency_webhooks_and_bad_input() {
         workers: 1,
         webhook_secret: Some("hook-secret".into()),
         webhook_allow: vec!["127.0.0.1".into()],
+        webhook_backoff_initial_ms: 300,
         ..test_config()
     })
     .await;

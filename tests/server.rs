@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use ferrocr::server::config::ServeConfig;
+use ferrocr::config::ServeConfig;
 
 const PNG: (&str, &str) = ("content-type", "image/png");
 
@@ -341,6 +341,8 @@ async fn bad_input_gets_4xx_json_and_the_server_keeps_serving() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["schema_version"], 1, "{}", r.body);
+    assert!(v["ferrocr_version"].is_string(), "{}", r.body);
     let docs = v["documents"].as_array().unwrap();
     assert_eq!(docs.len(), 3);
     assert!(docs[0]["result"].as_str().unwrap().contains("MARKET"));

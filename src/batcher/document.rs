@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 use super::{Batcher, RequestMeta};
 use crate::decode::{DecodeLimits, DecodedPage, PageReader};
 use crate::document::{Document, Page};
-use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
+use crate::options::EngineOptions;
 
 /// Pages of one document in flight at once (decoded and between stages); the pixel budget
 /// bounds what they hold together.

@@ -24,14 +24,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::assemble::{PageContext, assemble_page};
 use crate::decode::DecodedPage;
 use crate::document::Page;
-use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::metrics::Metrics;
+use crate::options::EngineOptions;
+use crate::pipeline::PageLines;
 use crate::preprocess::PageKernels;
-use crate::recognize::{LineImage, LineText, Recognizer};
+use crate::recognize::Recognizer;
 use line_stage::LineTask;
 use page_stage::PageTask;
 pub use queue::Priority;
@@ -243,12 +243,10 @@ impl Batcher {
         decode_ms: f64,
         permit: Option<budget::PixelPermit>,
     ) -> Result<Page> {
-        if let Some(p) = crate::text_layer::page_from_text_layer(&page, options.pdf_text, decode_ms)
-        {
+        if let Some(p) = crate::pipeline::from_text_layer(&page, &options, decode_ms) {
             return Ok(p);
         }
         let (tx, rx) = oneshot::channel();
-        let exif_orientation = page.exif_orientation;
         let mut task = PageTask {
             meta: meta.clone(),
             enqueued: Instant::now(),
@@ -285,50 +283,16 @@ impl Batcher {
             .lines
             .await
             .map_err(|_| OcrError::Internal("line stage dropped a page".into()))?;
-        let (images, texts) = merge_reused(images, texts?, prepared.reused);
-        let mut timings = prepared.timings;
-        timings.decode_ms = decode_ms;
-        timings.recognize_ms = t.elapsed().as_secs_f64() * 1000.0;
-        let ctx = PageContext {
-            index: prepared.index,
-            dpi: prepared.dpi,
-            exif_orientation,
-            transform: &prepared.transform,
-            layout: &prepared.layout,
-            review_threshold: options.review_threshold,
-            timings,
-        };
+        let recognize_ms = t.elapsed().as_secs_f64() * 1000.0;
         self.metrics.pages_total.inc();
-        Ok(assemble_page(ctx, &images, &texts))
+        Ok(PageLines::assemble(
+            prepared.frame,
+            (images, texts?),
+            prepared.reused,
+            options.review_threshold,
+            (decode_ms, recognize_ms),
+        ))
     }
-}
-
-/// The page's lines in order: those the line stage read (`images`, `texts`) with those the
-/// orientation check had read already (`reused`, by index) put back in their places.
-fn merge_reused(
-    images: Vec<LineImage>,
-    texts: Vec<LineText>,
-    reused: Vec<(usize, LineImage, LineText)>,
-) -> (Vec<LineImage>, Vec<LineText>) {
-    if reused.is_empty() {
-        return (images, texts);
-    }
-    let n = images.len() + reused.len();
-    let (mut all_images, mut all_texts) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut read = images.into_iter().zip(texts);
-    let mut reused = reused.into_iter().peekable();
-    for i in 0..n {
-        let (image, text) = match reused.next_if(|(at, _, _)| *at == i) {
-            Some((_, image, text)) => (image, text),
-            None => match read.next() {
-                Some(pair) => pair,
-                None => break,
-            },
-        };
-        all_images.push(image);
-        all_texts.push(text);
-    }
-    (all_images, all_texts)
 }
 
 #[cfg(test)]

@@ -19,16 +19,16 @@ use super::line_stage::LineTask;
 use super::queue::{PushError, QueueReceiver, QueueSender};
 use super::{BatcherConfig, RequestMeta};
 use crate::decode::DecodedPage;
-use crate::document::StageTimings;
-use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
-use crate::layout::{PageLayout, analyze};
+use crate::lines::LineImage;
 use crate::metrics::Metrics;
+use crate::options::EngineOptions;
+use crate::pipeline::{self, LaidOutPage, PageFrame, PageLines};
 use crate::preprocess::{
-    CpuKernels, PageKernels, PageTransform, PreparedPage, PreprocessOptions, preprocess_batch,
+    CpuKernels, PageKernels, PreparedPage, PreprocessOptions, preprocess_batch,
 };
-use crate::recognize::{LineImage, LineText, Recognizer, normalize_page_line};
+use crate::recognize::{LineText, Recognizer};
 
 /// What the line stage sends back for one page: its line images (handed back, not copied) and
 /// their texts.
@@ -51,18 +51,10 @@ pub struct PageTask {
     pub budget: Option<super::budget::PixelPermit>,
 }
 
-/// A preprocessed page whose lines are (or were) queued for recognition.
+/// A page whose lines are (or were) queued for recognition.
 pub struct PreparedPageLines {
-    /// Page index in the file.
-    pub index: usize,
-    /// Resolution, when known.
-    pub dpi: Option<f32>,
-    /// Mapping back to the original image.
-    pub transform: PageTransform,
-    /// Blocks and lines in reading order.
-    pub layout: PageLayout,
-    /// Timings so far (preprocess, layout).
-    pub timings: StageTimings,
+    /// What assembling the page needs besides its lines.
+    pub frame: PageFrame,
     /// The line stage's answer.
     pub lines: oneshot::Receiver<LineReply>,
     /// Lines not sent to the line stage because the orientation check read them already:
@@ -185,22 +177,14 @@ fn process_batch(
             let images = normalize_batch(k, &laid, views);
             // Lines cut by the kernels are read afresh: the orientation sample was cut on the
             // CPU, and only the same image is sure to give the same text.
-            let mut laid = laid;
-            laid.iter_mut().for_each(|p| p.known.clear());
             for (page, images) in laid.into_iter().zip(images) {
-                queue_lines(page, images, lines);
+                queue_lines(page, images, false, lines);
             }
         }
         None => batch.into_par_iter().for_each(|task| {
-            if let Some(mut page) = lay_out(task, None, reader, metrics) {
-                if views {
-                    page.known.clear();
-                }
-                let images = page
-                    .line_boxes()
-                    .map(|b| normalize_page_line(&page.prepared.gray, b, views))
-                    .collect();
-                queue_lines(page, images, lines);
+            if let Some(page) = lay_out(task, None, reader, metrics) {
+                let images = page.page.cut_lines(views);
+                queue_lines(page, images, !views, lines);
             }
         }),
     }
@@ -224,10 +208,6 @@ fn admit(task: PageTask, metrics: &Metrics) -> Option<PageTask> {
         .with_label_values(&["page", reason])
         .inc();
     None
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }
 
 /// A preprocessed page and its preprocessing time in milliseconds.
@@ -283,28 +263,10 @@ fn preprocess_on(
 /// A page laid out, waiting for its lines to be normalised and queued.
 struct LaidOut {
     meta: RequestMeta,
-    index: usize,
-    dpi: Option<f32>,
-    prepared: PreparedPage,
-    layout: PageLayout,
-    timings: StageTimings,
+    page: LaidOutPage,
     reply: oneshot::Sender<Result<PreparedPageLines>>,
     /// The page's share of the pixel budget, given back once its lines are cut.
     budget: Option<super::budget::PixelPermit>,
-    /// Lines the orientation check read whole, with their readings (not read again when the
-    /// page's lines are cut on the CPU without views; see [`crate::orient::recognize_reusing`]).
-    known: Vec<(BBox, LineText)>,
-}
-
-impl LaidOut {
-    /// The boxes of the page's lines, in reading order.
-    fn line_boxes(&self) -> impl Iterator<Item = BBox> + '_ {
-        self.layout
-            .blocks
-            .iter()
-            .flat_map(|b| b.lines.iter())
-            .map(|l| l.bbox)
-    }
 }
 
 /// Normalise the lines of every page of a batch with one `kernels` call (one GPU submission with
@@ -314,11 +276,11 @@ fn normalize_batch(
     pages: &[LaidOut],
     views: bool,
 ) -> Vec<Vec<LineImage>> {
-    let grays: Vec<&GrayImage> = pages.iter().map(|p| &p.prepared.gray).collect();
+    let grays: Vec<&GrayImage> = pages.iter().map(|p| &p.page.prepared.gray).collect();
     let boxes: Vec<(usize, BBox)> = pages
         .iter()
         .enumerate()
-        .flat_map(|(i, p)| p.line_boxes().map(move |b| (i, b)))
+        .flat_map(|(i, p)| p.page.line_boxes().into_iter().map(move |b| (i, b)))
         .collect();
     let images = kernels.lines(&grays, &boxes, views).or_else(|e| {
         tracing::warn!(kernels = kernels.name(), error = %e, "line normalisation failed; normalising this batch's lines on the CPU");
@@ -354,94 +316,53 @@ fn lay_out(
         let _ = reply.send(Err(meta.deadline_error()));
         return None;
     }
-    let mut timings = StageTimings::default();
-    let prepared = match prepared {
-        Some((p, preprocess_ms)) => {
-            timings.preprocess_ms = preprocess_ms;
-            p
-        }
+    let (prepared, preprocess_ms) = match prepared {
+        Some(done) => done,
         None => {
-            let t = Instant::now();
-            let p = crate::preprocess::preprocess(&page.image, &options.preprocess);
-            timings.preprocess_ms = ms(t);
-            metrics.observe_stage_ms("preprocess", timings.preprocess_ms);
-            p
+            let (p, ms) = pipeline::preprocess(&page.image, &options);
+            metrics.observe_stage_ms("preprocess", ms);
+            (p, ms)
         }
     };
-    let t = Instant::now();
-    let layout = analyze(&prepared.binary, &options.layout);
-    let settled = crate::orient::settle(
-        &page.image,
-        &options.preprocess,
-        &options.layout,
-        reader,
-        prepared,
-        layout,
-    );
-    let (prepared, layout, known) = match settled {
-        Ok((p, l, d)) => (p, l, d.map(|d| d.readings).unwrap_or_default()),
+    match pipeline::lay_out(&page, prepared, preprocess_ms, &options, reader) {
+        Ok(laid) => {
+            metrics.observe_stage_ms("layout", laid.timings.layout_ms);
+            Some(LaidOut {
+                meta,
+                page: laid,
+                reply,
+                budget,
+            })
+        }
         Err(e) => {
             let _ = reply.send(Err(e));
-            return None;
+            None
         }
-    };
-    timings.layout_ms = ms(t);
-    metrics.observe_stage_ms("layout", timings.layout_ms);
-    Some(LaidOut {
-        meta,
-        index: page.index,
-        dpi: page.dpi,
-        prepared,
-        layout,
-        timings,
-        reply,
-        budget,
-        known,
-    })
+    }
 }
 
-/// Queue a laid-out page's normalised lines for recognition and answer the page.
-fn queue_lines(page: LaidOut, images: Vec<LineImage>, lines: &QueueSender<LineTask>) {
+/// Queue a laid-out page's normalised lines for recognition and answer the page; the lines the
+/// orientation check read whole are reused when `reuse` ([`LaidOutPage::into_lines`]).
+fn queue_lines(laid: LaidOut, images: Vec<LineImage>, reuse: bool, lines: &QueueSender<LineTask>) {
     let LaidOut {
         meta,
-        index,
-        dpi,
-        prepared,
-        layout,
-        timings,
+        page,
         reply,
         budget: _budget,
-        known,
-    } = page;
-    // Lines the orientation check already read stay here; the others go to the line stage.
-    let boxes: Vec<BBox> = layout
-        .blocks
-        .iter()
-        .flat_map(|b| b.lines.iter())
-        .map(|l| l.bbox)
-        .collect();
-    let mut reused = Vec::new();
-    let images = if known.is_empty() || boxes.len() != images.len() {
-        images
-    } else {
-        let readings = crate::orient::known_readings(&boxes, &known);
-        let mut unread = Vec::with_capacity(images.len());
-        for (i, (image, reading)) in images.into_iter().zip(readings).enumerate() {
-            match reading {
-                Some(text) => reused.push((i, image, text)),
-                None => unread.push(image),
-            }
-        }
-        unread
-    };
+    } = laid;
+    let PageLines {
+        to_read,
+        reused,
+        frame,
+    } = page.into_lines(images, reuse);
     let (line_tx, line_rx) = oneshot::channel();
-    if images.is_empty() {
-        let _ = line_tx.send((images, Ok(Vec::new())));
+    if to_read.is_empty() {
+        let _ = line_tx.send((to_read, Ok(Vec::new())));
     } else {
         let line_task = LineTask {
             meta,
             enqueued: Instant::now(),
-            lines: images,
+            lines: to_read,
             reply: line_tx,
         };
         if let Err(e) = push_blocking(lines, line_task) {
@@ -450,11 +371,7 @@ fn queue_lines(page: LaidOut, images: Vec<LineImage>, lines: &QueueSender<LineTa
         }
     }
     let _ = reply.send(Ok(PreparedPageLines {
-        index,
-        dpi,
-        transform: prepared.transform,
-        layout,
-        timings,
+        frame,
         lines: line_rx,
         reused,
     }));

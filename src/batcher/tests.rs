@@ -500,39 +500,3 @@ async fn a_request_that_goes_away_decodes_no_more_pages() {
         "pages decoded after the request went away"
     );
 }
-
-#[test]
-fn lines_read_by_the_orientation_check_go_back_in_their_places() {
-    let line = |w: usize| LineImage {
-        width: w,
-        content_width: w,
-        pixels: vec![0.0; 32 * w],
-        source_x0: 0.0,
-        source_y0: 0.0,
-        scale_x: 1.0,
-        scale_y: 1.0,
-        ink_box: crate::geometry::BBox::new(0, 0, w as u32, 32),
-        views: Vec::new(),
-    };
-    let text = |t: &str| LineText {
-        text: t.into(),
-        ..Default::default()
-    };
-    let (images, texts) = merge_reused(
-        vec![line(2), line(4)],
-        vec![text("b"), text("d")],
-        vec![
-            (0, line(1), text("a")),
-            (2, line(3), text("c")),
-            (4, line(5), text("e")),
-        ],
-    );
-    assert_eq!(
-        images.iter().map(|l| l.width).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
-    );
-    assert_eq!(
-        texts.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(),
-        ["a", "b", "c", "d", "e"]
-    );
-}

@@ -15,17 +15,18 @@ use clap::Args;
 use serde::Serialize;
 
 use super::ModelArgs;
-use crate::compute::cache::{CacheSetup, WarmUp, configure_caches, warm_up};
+use crate::compute::cache::{CacheSetup, configure_caches};
 use crate::compute::device::{
     AdapterReport, DevicePreference, select_device, software_adapter_allowed,
 };
-use crate::compute::gpu::selftest::{
-    KernelCheck, ModelCheck, SAMPLE_PAGE, check_model, line_boxes,
-};
 #[cfg(feature = "gpu")]
-use crate::compute::gpu::{GpuContext, GpuPreprocessor, selftest::check_kernels};
+use crate::compute::gpu::{GpuContext, GpuPreprocessor};
+use crate::lines::normalize_line;
 use crate::recognize::model::ModelArtifact;
-use crate::recognize::normalize::normalize_line;
+use crate::recognize::warm_up::{WarmUp, warm_up};
+#[cfg(feature = "gpu")]
+use crate::selftest::check_kernels;
+use crate::selftest::{KernelCheck, ModelCheck, SAMPLE_PAGE, check_model, line_boxes};
 
 /// Arguments of `ferrocr doctor`.
 #[derive(Args, Debug)]

@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::compute::device::DevicePreference;
+use crate::config::ServeConfig;
 use crate::metrics::Metrics;
-use crate::server::config::ServeConfig;
 use crate::server::{build_state, listen, router};
 use crate::worker::{self, JobsState};
 use std::time::Duration;

@@ -1,4 +1,5 @@
-//! Persistent GPU caches and model warm-up, so that a restarted server is ready in seconds.
+//! Persistent GPU caches, so that a restarted server is ready in seconds (model warm-up itself is
+//! [`crate::recognize::warm_up`]).
 //!
 //! What is cached where (burn 0.22.1 / CubeCL 0.11.3, read from their sources):
 //! - CubeCL keeps autotune results (and throughput measurements) in one SQLite-like database per
@@ -21,12 +22,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use serde::Serialize;
-
-use crate::error::Result;
-use crate::recognize::{LineImage, Recognizer};
 
 /// Where the GPU caches go, as configured by [`configure_caches`].
 #[derive(Debug, Clone, Serialize)]
@@ -139,43 +136,6 @@ fn user_cache_home() -> PathBuf {
             .map(|h| PathBuf::from(h).join(".cache"))
             .unwrap_or_else(std::env::temp_dir),
     }
-}
-
-/// Line widths (model pixels) that [`warm_up`] runs: the buckets real pages mostly produce.
-pub const WARM_UP_WIDTHS: [usize; 5] = [64, 128, 256, 512, 1024];
-
-/// Timing of one warm-up run.
-#[derive(Debug, Clone, Serialize)]
-pub struct WarmUp {
-    /// (line width, batch size, seconds) per run.
-    pub runs: Vec<(usize, usize, f64)>,
-    /// Total seconds.
-    pub total_s: f64,
-}
-
-/// Run the recogniser once per width in [`WARM_UP_WIDTHS`] on a batch of 64 blank lines, so
-/// that shader compilation and autotuning happen at start-up (before readiness is reported)
-/// rather than on the first request; with [`configure_caches`] the results persist, and a
-/// restart warms up in seconds.
-pub fn warm_up(recognizer: &dyn Recognizer) -> Result<WarmUp> {
-    warm_up_with(recognizer, &WARM_UP_WIDTHS, 64)
-}
-
-/// [`warm_up`] with chosen widths and batch size (tests use small ones).
-pub fn warm_up_with(recognizer: &dyn Recognizer, widths: &[usize], batch: usize) -> Result<WarmUp> {
-    let start = Instant::now();
-    let mut runs = Vec::with_capacity(widths.len());
-    for &w in widths {
-        let line = LineImage::from_pixels(w, vec![0.0; crate::recognize::LINE_HEIGHT * w]);
-        let lines = vec![line; batch];
-        let t = Instant::now();
-        recognizer.recognize(&lines)?;
-        runs.push((w, batch, t.elapsed().as_secs_f64()));
-    }
-    Ok(WarmUp {
-        runs,
-        total_s: start.elapsed().as_secs_f64(),
-    })
 }
 
 #[cfg(test)]

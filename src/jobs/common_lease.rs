@@ -343,6 +343,35 @@ macro_rules! store_leases {
             Ok(jobs)
         }
 
+        async fn redeliver_webhook_impl(
+            &self,
+            id: $crate::jobs::JobId,
+        ) -> Result<$crate::jobs::JobRecord, $crate::jobs::JobError> {
+            let mut tx = self.write_tx().await?;
+            let job = self.get_in(&mut tx, id).await?;
+            if job.callback_url.is_none() {
+                return Err($crate::jobs::JobError::Conflict(format!(
+                    "job {id} has no callback_url"
+                )));
+            }
+            if !job.status.is_terminal() {
+                return Err($crate::jobs::JobError::Conflict(format!(
+                    "job {id} is {}: its webhook is sent when it ends",
+                    job.status
+                )));
+            }
+            sqlx::query(
+                "UPDATE jobs SET webhook_state = 'pending', webhook_next_at = $1 WHERE id = $2",
+            )
+            .bind(self.now())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            let job = self.get_in(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(job)
+        }
+
         async fn record_webhook_attempt_impl(
             &self,
             id: $crate::jobs::JobId,

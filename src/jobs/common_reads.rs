@@ -352,6 +352,12 @@ macro_rules! forward_job_store {
             ) -> $crate::jobs::StoreFuture<'_, ()> {
                 Box::pin(self.record_webhook_attempt_impl(id, attempt))
             }
+            fn redeliver_webhook(
+                &self,
+                id: $crate::jobs::JobId,
+            ) -> $crate::jobs::StoreFuture<'_, $crate::jobs::JobRecord> {
+                Box::pin(self.redeliver_webhook_impl(id))
+            }
             fn webhook_attempts(
                 &self,
                 id: $crate::jobs::JobId,

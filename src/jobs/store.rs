@@ -112,6 +112,11 @@ pub trait JobStore: Send + Sync + 'static {
     /// `pending` until `next_attempt_at`, or `failed` (no next attempt).
     fn record_webhook_attempt(&self, id: JobId, attempt: WebhookAttempt) -> StoreFuture<'_, ()>;
 
+    /// Make a finished job's webhook due again now (`POST /v1/jobs/{id}/webhook`): one more
+    /// attempt, recorded like the others, whatever became of the earlier ones. A job without a
+    /// `callback_url`, or not finished yet, is a [`JobError::Conflict`].
+    fn redeliver_webhook(&self, id: JobId) -> StoreFuture<'_, JobRecord>;
+
     /// Every recorded delivery attempt of `id`, oldest first.
     fn webhook_attempts(&self, id: JobId) -> StoreFuture<'_, Vec<WebhookAttempt>>;
 

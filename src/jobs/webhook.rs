@@ -120,19 +120,33 @@ pub struct WebhookConfig {
     pub backoff_cap: Duration,
     /// Connect + response timeout per attempt.
     pub timeout: Duration,
+    /// Base of the links in the payload (the API's public URL, no trailing slash); empty =
+    /// links relative to the API's root.
+    pub links_base: String,
 }
 
 impl WebhookConfig {
-    /// Defaults: 8 attempts, 10 s doubling to at most 1 h, 10 s timeout, default policy.
+    /// Defaults: 22 attempts, 10 s doubling to at most 2 h (the last attempt 24.8 h after the
+    /// first), 10 s timeout, default policy, relative links.
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
         WebhookConfig {
             secret: secret.into(),
             policy: CallbackPolicy::default(),
-            max_attempts: 8,
+            max_attempts: 22,
             backoff_base: Duration::from_secs(10),
-            backoff_cap: Duration::from_secs(3600),
+            backoff_cap: Duration::from_secs(7200),
             timeout: Duration::from_secs(10),
+            links_base: String::new(),
         }
+    }
+
+    /// How long after a delivery's first attempt its last one is made, when every attempt
+    /// fails.
+    pub fn window(&self) -> Duration {
+        let ms: i64 = (1..i64::from(self.max_attempts))
+            .map(|n| backoff_ms(self.backoff_base, self.backoff_cap, n))
+            .sum();
+        Duration::from_millis(ms.max(0) as u64)
     }
 }
 
@@ -142,10 +156,31 @@ pub struct WebhookSender {
     config: WebhookConfig,
 }
 
-/// The body POSTed for `job`: its summary plus `"event": "job.<status>"`.
-pub fn webhook_body(job: &JobRecord) -> Vec<u8> {
+/// The body POSTed for `job`: its summary plus `"event": "job.<status>"` and `"links"` as in
+/// `GET /v1/jobs/{id}` (`self`, `result`), and for a succeeded job `results`, its result in each
+/// format it was asked for (every text format can also be fetched on demand), under `base` (the
+/// API's public URL, or empty for links relative to the API's root).
+pub fn webhook_body(job: &JobRecord, base: &str) -> Vec<u8> {
     let mut v = job.summary_json();
     v["event"] = serde_json::Value::String(format!("job.{}", job.status));
+    let base = base.trim_end_matches('/');
+    let own = format!("{base}/v1/jobs/{}", job.id);
+    let mut links = serde_json::json!({ "self": own, "result": format!("{own}/result") });
+    if job.status == super::JobStatus::Succeeded {
+        let results: serde_json::Map<String, serde_json::Value> = job
+            .formats
+            .iter()
+            .map(|&f| {
+                let name = super::format_name(f);
+                (
+                    name.to_string(),
+                    format!("{own}/result?format={name}").into(),
+                )
+            })
+            .collect();
+        links["results"] = results.into();
+    }
+    v["links"] = links;
     serde_json::to_vec(&v).expect("JSON values serialise")
 }
 
@@ -180,7 +215,10 @@ impl WebhookSender {
         let n = job.webhook_attempts + 1;
         let at = store.now_ms();
         let outcome = match &job.callback_url {
-            Some(url) => self.post(url, webhook_body(job), at / 1000).await,
+            Some(url) => {
+                self.post(url, webhook_body(job, &self.config.links_base), at / 1000)
+                    .await
+            }
             None => Err("no callback_url".to_string()),
         };
         let (http_status, error) = match outcome {

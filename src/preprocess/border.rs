@@ -3,6 +3,7 @@
 use image::GrayImage;
 
 use super::components::Components;
+use crate::histogram::percentile;
 
 /// A row (column) is part of a dark edge band when at least this fraction of it is ink.
 const BAND_DENSITY: f32 = 0.5;
@@ -105,7 +106,7 @@ pub fn remove_borders(binary: &mut GrayImage, gray: &mut GrayImage) -> u64 {
             let frame = bw >= FRAME_SPAN * wf && bh >= FRAME_SPAN * hf;
             let strip = ((touch_t || touch_b) && bw >= STRIP_SPAN * wf)
                 || ((touch_l || touch_r) && bh >= STRIP_SPAN * hf);
-            let blob = c.area as f64 >= BLOB_FRACTION * page_area;
+            let blob = c.pixels as f64 >= BLOB_FRACTION * page_area;
             frame || strip || blob
         })
         .collect();
@@ -212,24 +213,10 @@ fn band(binary: &GrayImage, vertical: bool, from_end: bool) -> u32 {
 /// Paper brightness of the gray page: 70th percentile of a pixel sample.
 fn paper_level(gray: &GrayImage) -> f32 {
     let mut hist = [0u32; 256];
-    let mut n = 0u32;
     for &v in gray.as_raw().iter().step_by(7) {
         hist[v as usize] += 1;
-        n += 1;
     }
-    percentile(&hist, n, 0.7) as f32
-}
-
-fn percentile(hist: &[u32; 256], n: u32, p: f32) -> u8 {
-    let target = ((n as f32 * p).ceil() as u32).max(1);
-    let mut acc = 0u32;
-    for (i, &c) in hist.iter().enumerate() {
-        acc += c;
-        if acc >= target {
-            return i as u8;
-        }
-    }
-    255
+    percentile(&hist, 0.7) as f32
 }
 
 /// Grow a band depth while the next line (row, or column when `vertical`) is still mostly
@@ -254,8 +241,7 @@ fn extend_band(gray: &GrayImage, depth: u32, vertical: bool, from_end: bool, pap
                 hist[v as usize] += 1;
             }
         }
-        let len = if vertical { h } else { w };
-        if percentile(&hist, len, 0.7) as f32 >= 0.9 * paper {
+        if percentile(&hist, 0.7) as f32 >= 0.9 * paper {
             break;
         }
         d += 1;

@@ -1,31 +1,11 @@
-//! Run-based connected-component labelling of binary images (8-connectivity).
-//!
-//! Labelling horizontal runs instead of pixels keeps the union-find small (a text page has far
-//! fewer runs than ink pixels) and makes clearing a component a few `fill` calls.
+//! The ink components of a binary page with their runs kept, so that preprocessing can erase
+//! chosen components (specks, border blobs) a few `fill` calls at a time. The labelling itself
+//! is the layout's ([`crate::layout::components::label_runs`]): one labeller for the pipeline.
 
 use image::GrayImage;
 
-use crate::geometry::BBox;
-
-/// A horizontal run of ink pixels `[x0, x1)` on row `y`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Run {
-    /// Row.
-    pub y: u32,
-    /// First ink column (inclusive).
-    pub x0: u32,
-    /// End column (exclusive).
-    pub x1: u32,
-}
-
-/// Size and extent of one connected component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Component {
-    /// Number of ink pixels.
-    pub area: u32,
-    /// Bounding box.
-    pub bbox: BBox,
-}
+pub use crate::layout::components::{Component, Run};
+use crate::layout::components::{image_runs, label_runs};
 
 /// The 8-connected ink components of a binary image (ink = pixel value < 128).
 #[derive(Debug, Clone, Default)]
@@ -34,84 +14,15 @@ pub struct Components {
     pub runs: Vec<Run>,
     /// Component index of each run (parallel to `runs`).
     pub run_label: Vec<u32>,
-    /// The components, indexed by label.
+    /// The components, indexed by label (in the order of their first pixel).
     pub components: Vec<Component>,
 }
 
 impl Components {
     /// Label the ink of `binary`.
     pub fn label(binary: &GrayImage) -> Components {
-        let (w, h) = (binary.width() as usize, binary.height() as usize);
-        let src = binary.as_raw();
-        let mut runs: Vec<Run> = Vec::new();
-        let mut parent: Vec<u32> = Vec::new();
-        let mut prev_start = 0usize;
-        for y in 0..h {
-            let row = &src[y * w..(y + 1) * w];
-            let cur_start = runs.len();
-            let mut x = 0usize;
-            while x < w {
-                if row[x] >= 128 {
-                    x += 1;
-                    continue;
-                }
-                let x0 = x;
-                while x < w && row[x] < 128 {
-                    x += 1;
-                }
-                let id = runs.len() as u32;
-                runs.push(Run {
-                    y: y as u32,
-                    x0: x0 as u32,
-                    x1: x as u32,
-                });
-                parent.push(id);
-            }
-            // Union with the touching runs of the previous row (8-connectivity: a run touches
-            // the runs that overlap it extended by one pixel on each side).
-            if y > 0 {
-                let mut i = prev_start;
-                for j in cur_start..runs.len() {
-                    let b = runs[j];
-                    while i < cur_start && runs[i].x1 < b.x0 {
-                        i += 1;
-                    }
-                    let mut k = i;
-                    while k < cur_start && runs[k].x0 <= b.x1 {
-                        union(&mut parent, k as u32, j as u32);
-                        k += 1;
-                    }
-                }
-            }
-            prev_start = cur_start;
-        }
-        // Compact labels and accumulate statistics.
-        let mut label_of_root = vec![u32::MAX; runs.len()];
-        let mut run_label = vec![0u32; runs.len()];
-        let mut components: Vec<Component> = Vec::new();
-        for (i, r) in runs.iter().enumerate() {
-            let root = find(&mut parent, i as u32) as usize;
-            if label_of_root[root] == u32::MAX {
-                label_of_root[root] = components.len() as u32;
-                components.push(Component {
-                    area: 0,
-                    bbox: BBox {
-                        x0: r.x0,
-                        y0: r.y,
-                        x1: r.x1,
-                        y1: r.y + 1,
-                    },
-                });
-            }
-            let l = label_of_root[root];
-            run_label[i] = l;
-            let c = &mut components[l as usize];
-            c.area += r.x1 - r.x0;
-            c.bbox.x0 = c.bbox.x0.min(r.x0);
-            c.bbox.x1 = c.bbox.x1.max(r.x1);
-            c.bbox.y0 = c.bbox.y0.min(r.y);
-            c.bbox.y1 = c.bbox.y1.max(r.y + 1);
-        }
+        let (runs, row_start) = image_runs(binary);
+        let (components, run_label) = label_runs(&runs, &row_start);
         Components {
             runs,
             run_label,
@@ -138,27 +49,10 @@ impl Components {
     }
 }
 
-fn find(parent: &mut [u32], mut i: u32) -> u32 {
-    while parent[i as usize] != i {
-        let p = parent[i as usize];
-        parent[i as usize] = parent[p as usize];
-        i = p;
-    }
-    i
-}
-
-fn union(parent: &mut [u32], a: u32, b: u32) {
-    let (ra, rb) = (find(parent, a), find(parent, b));
-    if ra != rb {
-        // Keep the smaller index as root so labels follow the scan order.
-        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-        parent[hi as usize] = lo;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geometry::BBox;
     use image::Luma;
 
     #[test]
@@ -179,12 +73,12 @@ mod tests {
         img.put_pixel(18, 10, Luma([0]));
         let c = Components::label(&img);
         assert_eq!(c.components.len(), 3);
-        let mut areas: Vec<u32> = c.components.iter().map(|c| c.area).collect();
+        let mut areas: Vec<u32> = c.components.iter().map(|c| c.pixels).collect();
         areas.sort_unstable();
         assert_eq!(areas, vec![1, 5, 17]);
-        let u = c.components.iter().find(|c| c.area == 17).copied();
+        let u = c.components.iter().find(|c| c.pixels == 17).copied();
         assert_eq!(u.map(|u| u.bbox), Some(BBox::new(1, 0, 6, 7)));
-        let remove: Vec<bool> = c.components.iter().map(|c| c.area < 10).collect();
+        let remove: Vec<bool> = c.components.iter().map(|c| c.pixels < 10).collect();
         let mut img2 = img.clone();
         assert_eq!(c.clear(&mut img2, &remove), 6);
         assert_eq!(img2.get_pixel(18, 10)[0], 255);

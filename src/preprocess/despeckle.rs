@@ -21,7 +21,7 @@ pub fn despeckle(binary: &mut GrayImage, max_area: u32) -> usize {
     } else {
         max_area
     };
-    let remove: Vec<bool> = comps.components.iter().map(|c| c.area <= limit).collect();
+    let remove: Vec<bool> = comps.components.iter().map(|c| c.pixels <= limit).collect();
     let n = remove.iter().filter(|&&r| r).count();
     if n > 0 {
         comps.clear(binary, &remove);
@@ -39,7 +39,7 @@ pub fn auto_speck_area(comps: &Components) -> u32 {
     let mut heights: Vec<u32> = comps
         .components
         .iter()
-        .filter(|c| c.area >= 8 && c.bbox.height() >= 4 && c.bbox.width() >= 2)
+        .filter(|c| c.pixels >= 8 && c.bbox.height() >= 4 && c.bbox.width() >= 2)
         .map(|c| c.bbox.height())
         .collect();
     if heights.len() < 20 {
@@ -101,7 +101,7 @@ mod tests {
             let mut a: Vec<u32> = Components::label(&crop)
                 .components
                 .iter()
-                .map(|c| c.area)
+                .map(|c| c.pixels)
                 .collect();
             a.sort_unstable();
             a

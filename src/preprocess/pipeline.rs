@@ -17,7 +17,7 @@ use super::scale::{resample, scale_for, text_height};
 use super::{PageTransform, PreparedPage, PreprocessOptions};
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
-use crate::recognize::{LineImage, normalize_page_line};
+use crate::lines::{LineImage, normalize_page_line};
 
 /// Skews smaller than this (degrees) are not corrected: resampling would cost more than it
 /// gains.

@@ -1,7 +1,7 @@
 //! How the CRNN recogniser cuts lines into forward passes ([`BatchPolicy`], [`plan_batches`])
 //! and stacks a pass's lines into one padded input buffer ([`stack_lines`]).
 
-use super::normalize::{LINE_HEIGHT, LineImage, WIDTH_MULTIPLE};
+use crate::lines::normalize::{LINE_HEIGHT, LineImage, WIDTH_MULTIPLE};
 
 /// Batching knobs of the CRNN recogniser.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,20 +76,20 @@ pub fn plan_batches(widths: &[usize], policy: BatchPolicy) -> Vec<Vec<usize>> {
     let n = order.len();
     let max_lines = policy.max_lines.max(1);
     // best[i]: least cost of the first i sorted lines; cut[i]: where their last batch starts.
-    let mut best = vec![u64::MAX; n + 1];
+    // Costs in u128: a pass cost as large as `usize::MAX` (an unbounded pixel budget) adds up
+    // without saturating, so costs still compare and `max_lines` still cuts.
+    let mut best = vec![u128::MAX; n + 1];
     let mut cut = vec![0usize; n + 1];
     best[0] = 0;
     for i in 1..=n {
-        let widest = (LINE_HEIGHT * widths[order[i - 1]]) as u64;
+        let widest = (LINE_HEIGHT * widths[order[i - 1]]) as u128;
         for j in (i.saturating_sub(max_lines)..i).rev() {
-            let lines = (i - j) as u64;
+            let lines = (i - j) as u128;
             let padded = widest * lines;
-            if lines > 1 && padded > policy.max_pixels as u64 {
+            if lines > 1 && padded > policy.max_pixels as u128 {
                 break; // more lines only pad more
             }
-            let cost = best[j]
-                .saturating_add(policy.pass_cost_pixels as u64)
-                .saturating_add(padded);
+            let cost = best[j] + policy.pass_cost_pixels as u128 + padded;
             if cost < best[i] {
                 best[i] = cost;
                 cut[i] = j;

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use super::fused_lstm::FusedBiLstm;
 use super::host_lstm::HostBiLstm;
 
-use super::normalize::{LINE_HEIGHT, WIDTH_MULTIPLE};
+use crate::lines::normalize::{LINE_HEIGHT, WIDTH_MULTIPLE};
 
 /// Architecture hyper-parameters, stored in the model artefact's `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! Greedy CTC decoding that keeps every character's probability and position.
 //!
 //! The model emits one class distribution per output frame (one frame per
-//! [`WIDTH_MULTIPLE`](super::normalize::WIDTH_MULTIPLE) input columns). Greedy decoding takes the
+//! [`WIDTH_MULTIPLE`](crate::lines::WIDTH_MULTIPLE) input columns). Greedy decoding takes the
 //! best class per frame, merges runs of the same class and drops blanks. For each character we
 //! keep the highest posterior over its run (its confidence) and the frames it spans, from which
 //! the assembler derives character boxes.

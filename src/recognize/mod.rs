@@ -1,54 +1,59 @@
 //! Recognition stage: normalised line images -> text with per-character probabilities.
 //!
-//! [`Recognizer`] is the narrow door the rest of the pipeline uses; [`CrnnRecognizer`] runs the
-//! burn CRNN on the CPU (`flex`) or a GPU (`wgpu`), and tests use fakes behind the same trait.
-//! Lines are batched by width: sorted, then cut where the cost model of [`plan_batches`] says
+//! [`Recognizer`] is the narrow door the rest of the pipeline uses. Below it, a recogniser is a
+//! network and a decoder: [`LineRecognizer`] plans forward passes, asks its [`LineNetwork`]
+//! for per-frame posteriors and decodes them (CTC beam or greedy, lexicon, numeric context,
+//! second looks). [`CrnnRecognizer`] is that over the burn CRNN ([`CrnnNetwork`]) on the CPU
+//! (`flex`) or a GPU (`wgpu`); tests drive the same decoder with a fake network
+//! ([`network::fake`]), and fake whole recognisers behind [`Recognizer`] where they only need
+//! text. Lines are batched by width: sorted, then cut where the cost model of [`plan_batches`] says
 //! (a fixed cost per forward pass against the padded pixels), under line and pixel limits, so
 //! the CPU pads little and a GPU sees large batches.
 
 pub mod alphabet;
 pub mod batching;
 pub mod crnn;
+pub mod crnn_network;
 pub mod ctc;
 pub mod ctc_beam;
 pub mod ctc_score;
 pub mod fused_lstm;
 pub mod host_lstm;
 pub mod host_pool;
-pub mod ink_box;
 pub mod lexicon;
 #[cfg(feature = "gpu")]
 pub mod lstm_kernel;
 #[cfg(test)]
 mod lstm_lengths_tests;
 pub mod model;
-pub mod normalize;
+pub mod network;
+#[cfg(test)]
+mod network_tests;
 pub mod numeric;
 pub mod region;
-pub mod skew;
 pub mod stage_clock;
 pub mod views;
+pub mod warm_up;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
 
-use burn::module::Module;
-use burn::store::ModuleRecord;
-use burn::tensor::activation::softmax;
-use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use burn::tensor::Device;
 
 use crate::error::{OcrError, Result};
-use alphabet::Alphabet;
-pub use batching::{BatchPolicy, CPU_PASS_COST_PIXELS, plan_batches, stack_lines};
-use crnn::Crnn;
-pub use ctc::{LineText, RecognizedChar};
-use model::ModelArtifact;
-pub use normalize::{
+pub use crate::lines::{
     LINE_HEIGHT, LineImage, WIDTH_MULTIPLE, normalize_line, normalize_line_with_views,
     normalize_page_line,
 };
+use alphabet::Alphabet;
+pub use batching::{BatchPolicy, CPU_PASS_COST_PIXELS, plan_batches, stack_lines};
+use crnn::Crnn;
+pub use crnn_network::CrnnNetwork;
+pub use ctc::{LineText, RecognizedChar};
+use model::ModelArtifact;
+pub use network::{LineNetwork, Posteriors};
 
 /// Reads normalised text lines. Implementations must be usable from many threads.
 pub trait Recognizer: Send + Sync {
@@ -66,74 +71,30 @@ pub trait Recognizer: Send + Sync {
     }
 }
 
-/// The innermost cause of a backend error report: its last line that is neither blank nor
-/// about backtraces (burn's execution errors nest causes and skip records over many lines).
-fn root_cause(report: &str) -> &str {
-    report
-        .lines()
-        .map(str::trim)
-        .rfind(|l| {
-            !l.is_empty()
-                && !l.contains("backtrace")
-                && !l.starts_with("Asked at")
-                && !l.starts_with("Caused by")
-        })
-        .unwrap_or(report)
-}
-
-/// The burn CRNN behind the [`Recognizer`] trait.
-pub struct CrnnRecognizer {
-    model: Crnn,
-    device: Device,
+/// A recogniser made of a [`LineNetwork`] and the decoder over its posteriors: CTC prefix beam
+/// search (or greedy decoding), the model's lexicon, numeric context, and optionally a second
+/// look at unsure lines from their views.
+pub struct LineRecognizer<N: LineNetwork> {
+    network: N,
     alphabet: Alphabet,
-    temperature: f32,
-    name: String,
-    backend: String,
-    policy: BatchPolicy,
-    /// Most padded pixels per forward pass the device itself allows (its largest tensor over
-    /// the network's largest activation per pixel); `None` on the CPU.
-    device_max_pixels: Option<usize>,
     lexicon: Option<Arc<lexicon::Lexicon>>,
     second_look: bool,
     beam: bool,
-    /// Sync the device between the backbone and the recurrent half of every pass to time each
-    /// ([`Self::with_split_forward`]).
-    split_forward: bool,
     clock: Arc<stage_clock::StageClock>,
 }
 
+/// The shipped recogniser: the burn CRNN and the decoder.
+pub type CrnnRecognizer = LineRecognizer<CrnnNetwork>;
+
 impl CrnnRecognizer {
-    /// Load `artifact` onto `device` (weights as trained, BatchNorm folded into the convs).
+    /// Load `artifact` onto `device` (weights as trained, BatchNorm folded into the convs),
+    /// with the artefact's lexicon, decoding by beam search.
     pub fn new(artifact: &ModelArtifact, device: Device, backend: &str) -> Result<Self> {
-        artifact.config.validate()?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(artifact.weights.clone()))
-            .map_err(|e| OcrError::Model(format!("cannot read weights: {e:?}")))?;
-        let model = artifact
-            .config
-            .architecture
-            .init(&device)
-            .try_load_record(record)
-            .map_err(|e| OcrError::Model(format!("weights do not fit the architecture: {e:?}")))?
-            .for_inference(&device);
-        let device_max_pixels = crate::compute::device::max_tensor_bytes(&device, backend)
-            .map(|bytes| artifact.config.architecture.max_pass_pixels(bytes));
-        Ok(CrnnRecognizer {
-            model,
-            device,
-            alphabet: artifact.config.alphabet(),
-            temperature: artifact.config.temperature,
-            name: artifact.config.name.clone(),
-            backend: backend.to_string(),
-            policy: BatchPolicy::default(),
-            device_max_pixels,
-            lexicon: artifact
-                .lexicon
-                .as_deref()
-                .map(|t| Arc::new(lexicon::Lexicon::from_text(t))),
-            second_look: false,
-            beam: true,
-            split_forward: false,
-            clock: Arc::default(),
+        let network = CrnnNetwork::new(artifact, device, backend)?;
+        let recognizer = LineRecognizer::from_network(network, artifact.config.alphabet());
+        Ok(match artifact.lexicon.as_deref() {
+            Some(text) => recognizer.with_lexicon(lexicon::Lexicon::from_text(text)),
+            None => recognizer,
         })
     }
 
@@ -141,21 +102,41 @@ impl CrnnRecognizer {
     /// as in [`CrnnRecognizer::new`], so pass a copy that is not trained further. It decodes
     /// greedily without a lexicon (the raw model, comparable over a training run's log).
     pub fn from_model(model: Crnn, device: Device, alphabet: Alphabet, temperature: f32) -> Self {
-        CrnnRecognizer {
-            model: model.for_inference(&device),
-            device,
+        let network = CrnnNetwork::from_model(model, device, alphabet.num_classes(), temperature);
+        LineRecognizer::from_network(network, alphabet).greedy()
+    }
+
+    /// Replace the batching policy (see [`CrnnNetwork::with_policy`]).
+    pub fn with_policy(mut self, policy: BatchPolicy) -> Self {
+        self.network = self.network.with_policy(policy);
+        self
+    }
+
+    /// Time the backbone of every pass apart (see [`CrnnNetwork::with_split_forward`]).
+    pub fn with_split_forward(mut self) -> Self {
+        self.network = self.network.with_split_forward();
+        self
+    }
+}
+
+impl<N: LineNetwork> LineRecognizer<N> {
+    /// Decode `network`'s posteriors over `alphabet` (which must have the network's classes)
+    /// by beam search, without a lexicon.
+    pub fn from_network(network: N, alphabet: Alphabet) -> Self {
+        LineRecognizer {
+            network,
             alphabet,
-            temperature,
-            name: "in-training".into(),
-            backend: "training".into(),
-            policy: BatchPolicy::default(),
-            device_max_pixels: None,
             lexicon: None,
             second_look: false,
-            beam: false,
-            split_forward: false,
+            beam: true,
             clock: Arc::default(),
         }
+    }
+
+    /// Correct readings with `lexicon` ([`lexicon::correct_line`]).
+    pub fn with_lexicon(mut self, lexicon: lexicon::Lexicon) -> Self {
+        self.lexicon = Some(Arc::new(lexicon));
+        self
     }
 
     /// Decode without the model's lexicon (raw model output, for measuring the model alone).
@@ -176,33 +157,19 @@ impl CrnnRecognizer {
         self
     }
 
-    /// Time the convolutional backbone of every forward pass apart from the recurrent half
-    /// (reported as [`stage_clock::StageSeconds::backbone_s`]), by waiting for the device
-    /// between them: names the half that limits a GPU's lines/s, at the cost of one sync per
-    /// pass. For `eval-lines --split-forward`; results are unchanged.
-    pub fn with_split_forward(mut self) -> Self {
-        self.split_forward = true;
-        self
+    /// The network under the decoder.
+    pub fn network(&self) -> &N {
+        &self.network
     }
 
-    /// Replace the batching policy. Its `max_pixels` is still held within what the device
-    /// allows ([`Self::pass_policy`]).
-    pub fn with_policy(mut self, policy: BatchPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The policy passes are planned with: the configured one, its `max_pixels` lowered to
-    /// what the device allows, so that no activation outgrows the device's largest buffer
-    /// (128 MiB on Mesa's lavapipe: about 2.1 M padded pixels for the shipped model).
+    /// The policy passes are planned with ([`LineNetwork::pass_policy`]).
     pub fn pass_policy(&self) -> BatchPolicy {
-        match self.device_max_pixels {
-            Some(cap) => BatchPolicy {
-                max_pixels: self.policy.max_pixels.min(cap),
-                ..self.policy
-            },
-            None => self.policy,
-        }
+        self.network.pass_policy()
+    }
+
+    /// Output classes of the model (alphabet + blank).
+    pub fn num_classes(&self) -> usize {
+        self.alphabet.num_classes()
     }
 
     /// Per-line class probabilities (softmax with the calibration temperature), one
@@ -211,17 +178,12 @@ impl CrnnRecognizer {
     /// (the GPU parity test and `ferrocr doctor`).
     pub fn line_probabilities(&self, lines: &[LineImage]) -> Result<Vec<Vec<f32>>> {
         let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
-        let classes = self.alphabet.num_classes();
         let mut out = vec![Vec::new(); lines.len()];
         for batch in plan_batches(&widths, self.pass_policy()) {
             let refs: Vec<&LineImage> = batch.iter().map(|&i| &lines[i]).collect();
-            let (probs, t) = self.forward_batch(&refs)?;
-            if probs.len() != refs.len() * t * classes {
-                return Err(OcrError::Backend("model output has the wrong size".into()));
-            }
+            let probs = self.pass(&refs)?;
             for (k, &i) in batch.iter().enumerate() {
-                let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
-                out[i] = probs[k * t * classes..(k * t + frames) * classes].to_vec();
+                out[i] = probs.line(k, lines[i].content_width).to_vec();
             }
         }
         Ok(out)
@@ -229,7 +191,7 @@ impl CrnnRecognizer {
 
     /// Decode one line's `frames x classes` posteriors (as [`Self::line_probabilities`] gives
     /// them): CTC prefix beam search (or greedy, see [`Self::greedy`]), then the lexicon (when
-    /// the model has one) and numeric context.
+    /// the recogniser has one) and numeric context.
     pub fn decode_probabilities(&self, probs: &[f32]) -> LineText {
         let classes = self.alphabet.num_classes();
         let frames = probs.len() / classes;
@@ -245,79 +207,39 @@ impl CrnnRecognizer {
         text
     }
 
-    /// Output classes of the model (alphabet + blank).
-    pub fn num_classes(&self) -> usize {
-        self.alphabet.num_classes()
-    }
-
-    /// Per-frame class probabilities of one batch: returns (probs, frames per line padded), or
-    /// the backend's failure (a device out of memory, a lost device) as [`OcrError::Backend`].
-    fn forward_batch(&self, lines: &[&LineImage]) -> Result<(Vec<f32>, usize)> {
-        let (data, n, max_w) = stack_lines(lines.iter().copied());
-        let x = Tensor::<4>::from_data(
-            TensorData::new(data, [n, 1, LINE_HEIGHT, max_w]),
-            &self.device,
-        );
+    /// One forward pass, timed, its output checked against the alphabet and the lines.
+    fn pass(&self, lines: &[&LineImage]) -> Result<Posteriors> {
+        let started = Instant::now();
+        let probs = self.network.forward(lines, &self.clock)?;
         let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
-        let fail = |e: String| {
-            OcrError::Backend(format!(
-                "forward pass of {n} lines x {max_w} px on {} failed: {}",
-                self.backend,
-                root_cause(&e)
-            ))
-        };
-        let logits = if self.split_forward {
-            let started = Instant::now();
-            let (features, lengths) = self.model.backbone(x, Some(&widths));
-            // A device sync: every queued operation (fusion flushes) has run when it returns.
-            // (Reading one value back may wait only for the kernels that value depends on.)
-            self.device.sync().map_err(|e| fail(e.to_string()))?;
-            self.clock.add_backbone(started.elapsed());
-            self.model.sequence(features, lengths.as_deref())
-        } else {
-            self.model.forward_lines(x, &widths)
-        };
-        let [_, t, _] = logits.dims();
-        let probs = softmax(logits / self.temperature as f64, 2);
-        let v = probs
-            .try_into_data()
-            .map_err(|e| fail(e.to_string()))?
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .unwrap_or_default();
-        Ok((v, t))
+        self.clock.add_forward(started.elapsed(), &widths);
+        let classes = self.alphabet.num_classes();
+        if probs.classes != classes || !probs.holds(lines.len()) {
+            return Err(OcrError::Backend(format!(
+                "the network gave {} values of {} classes, expected {} lines x {} frames x {classes}",
+                probs.values.len(),
+                probs.classes,
+                lines.len(),
+                probs.frames,
+            )));
+        }
+        Ok(probs)
     }
-}
 
-impl CrnnRecognizer {
     /// One reading per line, in order: batched forward passes, then decoding.
     fn read(&self, lines: &[&LineImage]) -> Result<Vec<LineText>> {
         let widths: Vec<usize> = lines.iter().map(|l| l.width).collect();
-        let classes = self.alphabet.num_classes();
         let mut out: Vec<LineText> = vec![LineText::default(); lines.len()];
         for batch in plan_batches(&widths, self.pass_policy()) {
             let refs: Vec<&LineImage> = batch.iter().map(|&i| lines[i]).collect();
-            let started = Instant::now();
-            let (probs, t) = self.forward_batch(&refs)?;
-            let batch_widths: Vec<usize> = refs.iter().map(|l| l.width).collect();
-            self.clock.add_forward(started.elapsed(), &batch_widths);
-            if probs.len() != refs.len() * t * classes {
-                return Err(OcrError::Backend(format!(
-                    "model output has {} values, expected {}",
-                    probs.len(),
-                    refs.len() * t * classes
-                )));
-            }
+            let probs = self.pass(&refs)?;
             // Lines decode independently: spread them over the rayon pool (a GPU batch of
             // thousands of lines would otherwise wait on one core).
             let started = Instant::now();
             let texts: Vec<LineText> = batch
                 .par_iter()
                 .enumerate()
-                .map(|(k, &i)| {
-                    let frames = (lines[i].content_width.div_ceil(WIDTH_MULTIPLE)).min(t);
-                    self.decode_probabilities(&probs[k * t * classes..(k * t + frames) * classes])
-                })
+                .map(|(k, &i)| self.decode_probabilities(probs.line(k, lines[i].content_width)))
                 .collect();
             self.clock.add_decode(started.elapsed());
             for (&i, text) in batch.iter().zip(texts) {
@@ -328,7 +250,7 @@ impl CrnnRecognizer {
     }
 }
 
-impl Recognizer for CrnnRecognizer {
+impl<N: LineNetwork> Recognizer for LineRecognizer<N> {
     /// Reads every line, then gives the lines it is unsure of that carry views a second look
     /// ([`views`]): all their views in one more batched call, keeping the best reading.
     fn recognize(&self, lines: &[LineImage]) -> Result<Vec<LineText>> {
@@ -371,7 +293,7 @@ impl Recognizer for CrnnRecognizer {
             Some(l) => format!(", lexicon of {} words", l.len()),
             None => String::new(),
         };
-        format!("CRNN model '{}' on {}{lex}", self.name, self.backend)
+        format!("{}{lex}", self.network.describe())
     }
 }
 
@@ -383,31 +305,22 @@ mod tests {
     fn passes_stay_within_what_the_device_allows() {
         let artifact = ModelArtifact::embedded().expect("model");
         let mut rec = CrnnRecognizer::new(&artifact, Device::flex(), "cpu").expect("model");
-        assert_eq!(rec.device_max_pixels, None, "the CPU has no buffer bound");
+        assert_eq!(
+            rec.network.device_max_pixels, None,
+            "the CPU has no buffer bound"
+        );
         let policy = BatchPolicy::fewest_passes(1024, 5000);
         rec = rec.with_policy(policy);
         assert_eq!(rec.pass_policy(), policy);
-        rec.device_max_pixels = Some(1000);
+        rec.network.device_max_pixels = Some(1000);
         assert_eq!(rec.pass_policy().max_pixels, 1000);
         assert_eq!(rec.pass_policy().max_lines, 1024);
-        rec.device_max_pixels = Some(9000);
+        rec.network.device_max_pixels = Some(9000);
         assert_eq!(rec.pass_policy(), policy);
     }
 
-    #[test]
-    fn backend_failures_are_reported_by_their_root_cause() {
-        let report = "An error happened during execution\nCaused by:\n  Several failures at once\n\
-                      Caused by:\n  can't allocate buffer of size: 253231104\nNo backtrace available\n\
-                      Asked at:\nNo backtrace available\n";
-        assert_eq!(
-            root_cause(report),
-            "can't allocate buffer of size: 253231104"
-        );
-        assert_eq!(root_cause("plain"), "plain");
-    }
-
-    /// An unbounded pixel budget makes the pass cost `usize::MAX`: the costs saturate rather
-    /// than wrap (which made every line its own pass).
+    /// An unbounded pixel budget makes the pass cost `usize::MAX`: the costs neither wrap (which
+    /// made every line its own pass) nor saturate (which let one pass exceed `max_lines`).
     #[test]
     fn an_unbounded_budget_gives_one_pass() {
         let policy = BatchPolicy::fewest_passes(8, usize::MAX);
@@ -415,6 +328,11 @@ mod tests {
             plan_batches(&[100; 8], policy),
             vec![(0..8).collect::<Vec<_>>()]
         );
+        // ... and the line limit still cuts (the saturated costs used to tie, leaving one pass).
+        let policy = BatchPolicy::fewest_passes(2, usize::MAX);
+        let b = plan_batches(&[100; 5], policy);
+        assert_eq!(b.len(), 3, "{b:?}");
+        assert!(b.iter().all(|p| p.len() <= 2), "{b:?}");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::alphabet::Alphabet;
 use super::crnn::CrnnConfig;
-use super::normalize::LINE_HEIGHT;
 use crate::error::{OcrError, Result};
+use crate::lines::normalize::LINE_HEIGHT;
 
 /// Identifier of the artefact format written in `config.json`.
 pub const ARTIFACT_FORMAT: &str = "ferrocr-crnn-v1";

@@ -10,11 +10,11 @@
 
 use image::{GrayImage, imageops};
 
-use super::normalize::{LineImage, normalize_page_line};
 use super::views::reading_score;
 use super::{LineText, Recognizer};
 use crate::error::Result;
 use crate::geometry::BBox;
+use crate::lines::normalize::{LineImage, normalize_page_line};
 
 /// A box at least this many times taller than wide is also read turned a quarter turn each
 /// way. Upright single characters ('1', ':', 'l') in the dev set's boxes stay below 2.7.

@@ -139,6 +139,18 @@ pub struct AdmissionConfig {
     pub max_queue_wait: Duration,
 }
 
+impl AdmissionConfig {
+    /// The gate's knobs as the settings name them.
+    pub fn of(config: &crate::config::ServeConfig) -> Self {
+        AdmissionConfig {
+            capacity: config.queue_capacity,
+            per_client: config.max_in_flight_per_client,
+            retry_after_s: config.retry_after_s,
+            max_queue_wait: Duration::from_millis(config.max_queue_wait_ms),
+        }
+    }
+}
+
 impl Admission {
     /// A gate with `config`.
     pub fn new(config: AdmissionConfig, metrics: Arc<Metrics>) -> Self {

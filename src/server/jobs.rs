@@ -1,5 +1,6 @@
 //! The job routes: `POST /v1/jobs` (202 + `Location`), `GET /v1/jobs/{id}`,
-//! `GET /v1/jobs/{id}/result?format=`, `DELETE /v1/jobs/{id}`, `GET /v1/jobs?status=&limit=&cursor=`.
+//! `GET /v1/jobs/{id}/result?format=`, `DELETE /v1/jobs/{id}`, `POST /v1/jobs/{id}/webhook`
+//! (deliver the webhook again), `GET /v1/jobs?status=&limit=&cursor=`.
 //!
 //! A submission is checked completely before anything is stored: parameters, the callback URL
 //! against the allow-list, and the document itself (decoded once on the CPU pool under the
@@ -19,11 +20,12 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use super::ocr::{OcrQuery, query_error};
+use super::ocr::query_error;
 use super::upload::{read_uploads, refuse};
 use crate::document::{Document, Page};
 use crate::error::OcrError;
 use crate::jobs::{JobError, JobId, JobRecord, JobSpec, JobStatus, format_name, parse_format};
+use crate::options::PipelineOptions;
 use crate::render::{OutputFormat, render, render_json_line};
 use crate::worker::JobsState;
 
@@ -44,15 +46,15 @@ impl From<JobError> for ApiError {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
-    /// See [`OcrQuery`].
+    /// See [`PipelineOptions`].
     pub review_threshold: Option<f32>,
-    /// See [`OcrQuery`].
+    /// See [`PipelineOptions`].
     pub deskew: Option<bool>,
-    /// See [`OcrQuery`].
+    /// See [`PipelineOptions`].
     pub orientation: Option<bool>,
-    /// See [`OcrQuery`].
+    /// See [`PipelineOptions`].
     pub columns: Option<bool>,
-    /// See [`OcrQuery`].
+    /// See [`PipelineOptions`].
     pub max_pages: Option<usize>,
     /// PDF pages read from their own text layer: auto (default), ocr or use.
     pub pdf_text: Option<crate::text_layer::PdfTextMode>,
@@ -65,8 +67,8 @@ pub struct JobQuery {
 }
 
 impl JobQuery {
-    fn ocr_query(&self) -> OcrQuery {
-        OcrQuery {
+    fn pipeline_options(&self) -> PipelineOptions {
+        PipelineOptions {
             review_threshold: self.review_threshold,
             deskew: self.deskew,
             orientation: self.orientation,
@@ -128,7 +130,7 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let jobs = jobs_state(&state)?.clone();
     let Query(query) = query.map_err(query_error)?;
-    let ocr = query.ocr_query();
+    let ocr = query.pipeline_options();
     let options = ocr.engine_options(&state.engine_options)?;
     let formats = query.formats()?;
     let idempotency_key = req
@@ -158,7 +160,7 @@ pub async fn submit(
         what: "job submissions being checked".into(),
         retry_after_s: state.config.retry_after_s,
     };
-    let rules = state.config.upload_rules();
+    let rules = super::upload::UploadRules::of(&state.config);
     if state.job_submissions.available_permits() == 0 {
         return Err(refuse(req, busy(), rules.refusal_delay).await);
     }
@@ -217,6 +219,18 @@ pub async fn get(
     let jobs = jobs_state(&state)?;
     let job = jobs.store.get(parse_id(&id)?).await?;
     Ok(Json(job_json(&job)).into_response())
+}
+
+/// `POST /v1/jobs/{id}/webhook`: deliver a finished job's webhook again, now (one more
+/// attempt, whatever became of the earlier ones): 202 with the job (`webhook_state`
+/// `pending`); 409 for a job without a `callback_url` or not finished yet.
+pub async fn redeliver_webhook(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let jobs = jobs_state(&state)?;
+    let job = jobs.store.redeliver_webhook(parse_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(job_json(&job))).into_response())
 }
 
 /// `DELETE /v1/jobs/{id}`: a queued or running job is canceled (200 with the job); a finished
@@ -407,7 +421,7 @@ mod tests {
                     as fn(Value) -> serde_json::Result<()>,
             ),
             ("/v1/ocr", |v: Value| {
-                serde_json::from_value::<OcrQuery>(v).map(|_| ())
+                serde_json::from_value::<PipelineOptions>(v).map(|_| ())
             }),
         ] {
             let names = documented_query(route);

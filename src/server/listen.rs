@@ -25,8 +25,8 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::AppState;
-use super::config::ServeConfig;
 use super::middleware::ClientAddr;
+use crate::config::ServeConfig;
 use crate::error::{OcrError, Result};
 
 /// A TLS acceptor for the configured certificate and key, offering h2 and http/1.1 by ALPN.

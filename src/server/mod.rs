@@ -1,13 +1,12 @@
 //! `ferrocr serve`: the HTTP API (HTTP/1.1 and HTTP/2 on one port, TLS optional) in front of the
 //! dynamic batcher, with admission control, metrics, tracing and graceful shutdown.
 //!
-//! Rooms: [`config`] (settings), [`admission`] (503/429 gate), [`upload`] (request bodies:
+//! Settings come from [`crate::config`]. Rooms: [`admission`] (503/429 gate), [`upload`] (request bodies:
 //! size, pace, memory budget), [`middleware`] (request id, metrics, auth), [`ocr`] (`/v1/ocr`),
 //! [`jobs`] (`/v1/jobs`), [`ops`] (health, readiness, metrics, OpenAPI), [`listen`] (accept
 //! loop, connection limit, TLS, shutdown), [`error`] (the one error → status mapping).
 
 pub mod admission;
-pub mod config;
 pub mod error;
 pub mod jobs;
 pub mod listen;
@@ -27,14 +26,14 @@ use axum::routing::{get, post};
 
 use crate::batcher::Batcher;
 use crate::compute::device::select_device;
+use crate::config::ServeConfig;
 use crate::decode::DecodeLimits;
-use crate::engine::EngineOptions;
 use crate::error::{OcrError, Result};
 use crate::metrics::Metrics;
+use crate::options::EngineOptions;
 use crate::recognize::model::ModelArtifact;
 use crate::recognize::{BatchPolicy, CrnnRecognizer, LINE_HEIGHT, LineImage, Recognizer};
 use admission::Admission;
-use config::ServeConfig;
 
 /// Everything a request handler may touch. Each piece has one owner; handlers only read or use
 /// the thread-safe handles.
@@ -125,7 +124,7 @@ pub fn build_state(
         .map(|k| middleware::key_digest(k))
         .collect();
     let state = Arc::new(AppState {
-        admission: Admission::new(config.admission(), metrics.clone()),
+        admission: Admission::new(admission::AdmissionConfig::of(&config), metrics.clone()),
         bodies: Arc::new(upload::BodyBudget::new(config.max_buffered_body_bytes)),
         job_submissions: Arc::new(tokio::sync::Semaphore::new(config.max_job_submissions)),
         config,
@@ -178,7 +177,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/v1/ocr", post(ocr::ocr))
             .route("/v1/jobs", post(jobs::submit).get(jobs::list))
             .route("/v1/jobs/{id}", get(jobs::get).delete(jobs::cancel))
-            .route("/v1/jobs/{id}/result", get(jobs::result)),
+            .route("/v1/jobs/{id}/result", get(jobs::result))
+            .route("/v1/jobs/{id}/webhook", post(jobs::redeliver_webhook)),
         auth,
     );
     let health = guard(

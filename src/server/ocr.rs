@@ -4,20 +4,19 @@
 //! body is in ([`super::upload`]), so a slow upload never holds one.
 //!
 //! One file: the body is the rendering in `format` with its content type (or its error). Several
-//! files: a JSON object `{"documents":[{"filename", "format", "result"}]}` where `result` is the
+//! files: a JSON object `{"ferrocr_version", "schema_version", "documents":[{"filename",
+//! "format", "result"}]}` where `result` is the
 //! JSON document for `format=json` and the rendered string otherwise; a file that could not be
 //! read has `"error": {"code", "message"}` in place of `result` and the others are still
 //! answered (200 as long as one file was read; when none was, the first file's error is the
 //! answer).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
@@ -26,76 +25,10 @@ use super::middleware::{ClientAddr, bearer};
 use super::upload::{read_uploads, refuse};
 use crate::batcher::Priority;
 use crate::document::Document;
-use crate::engine::EngineOptions;
 use crate::error::OcrError;
+use crate::options::EngineOptions;
+use crate::options::PipelineOptions;
 use crate::render::{OutputFormat, render, render_json_line, render_pdf};
-
-/// Query parameters of `/v1/ocr` (and of job submission).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct OcrQuery {
-    /// Output format (default json).
-    pub format: Option<OutputFormat>,
-    /// Confidence under which words and lines are flagged needs_review (0..1, default 0.6).
-    pub review_threshold: Option<f32>,
-    /// Estimate and correct skew (default true).
-    pub deskew: Option<bool>,
-    /// Detect page orientation 0/90/180/270 (default true).
-    pub orientation: Option<bool>,
-    /// Detect columns and read column by column (default true).
-    pub columns: Option<bool>,
-    /// Most pages to accept (at most the server's limit).
-    pub max_pages: Option<usize>,
-    /// PDF pages: `auto` (default) reads a page's own text layer where it covers the page,
-    /// `ocr` always recognises the rendered page, `use` takes any text layer.
-    pub pdf_text: Option<crate::text_layer::PdfTextMode>,
-    /// Deadline in ms (at most the server's `request_timeout_ms`).
-    pub timeout_ms: Option<u64>,
-}
-
-impl OcrQuery {
-    /// Pipeline options for this request on top of the server's defaults.
-    pub fn engine_options(&self, base: &EngineOptions) -> Result<EngineOptions, ApiError> {
-        let mut o = base.clone();
-        if let Some(t) = self.review_threshold {
-            if !(0.0..=1.0).contains(&t) {
-                return Err(ApiError::bad_param(
-                    "review_threshold",
-                    format!("must be within 0..1, got {t}"),
-                ));
-            }
-            o.review_threshold = t;
-        }
-        if let Some(d) = self.deskew {
-            o.preprocess.deskew = d;
-        }
-        if let Some(r) = self.orientation {
-            o.preprocess.detect_orientation = r;
-        }
-        if let Some(c) = self.columns {
-            o.layout.detect_columns = c;
-        }
-        if let Some(m) = self.pdf_text {
-            o.pdf_text = m;
-        }
-        if let Some(p) = self.max_pages {
-            if p == 0 {
-                return Err(ApiError::bad_param("max_pages", "must be at least 1"));
-            }
-            o.limits.max_pages = p.min(base.limits.max_pages);
-        }
-        Ok(o)
-    }
-
-    /// The request deadline: the asked one, capped by the server's.
-    pub fn timeout(&self, server_ms: u64) -> Result<Duration, ApiError> {
-        match self.timeout_ms {
-            Some(0) => Err(ApiError::bad_param("timeout_ms", "must be at least 1")),
-            Some(ms) => Ok(Duration::from_millis(ms.min(server_ms))),
-            None => Ok(Duration::from_millis(server_ms)),
-        }
-    }
-}
 
 /// A query that failed to parse becomes a 400 naming the problem.
 pub fn query_error(e: QueryRejection) -> ApiError {
@@ -197,14 +130,19 @@ fn respond_body(files: Vec<FileOutcome>, format: OutputFormat) -> Response {
             }),
         })
         .collect();
-    axum::Json(json!({ "documents": documents })).into_response()
+    axum::Json(json!({
+        "ferrocr_version": crate::render::FERROCR_VERSION,
+        "schema_version": crate::render::JSON_SCHEMA_VERSION,
+        "documents": documents,
+    }))
+    .into_response()
 }
 
 /// The `/v1/ocr` handler: admission pre-check (refuse before reading anything), the body read
 /// under the upload rules, then the admission slot and the work.
 pub async fn ocr(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<OcrQuery>, QueryRejection>,
+    query: Result<Query<PipelineOptions>, QueryRejection>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(query_error)?;
@@ -212,7 +150,7 @@ pub async fn ocr(
     let timeout = query.timeout(state.config.request_timeout_ms)?;
     let format = query.format.unwrap_or(OutputFormat::Json);
     let client = client_key(&req, !state.api_key_digests.is_empty());
-    let rules = state.config.upload_rules();
+    let rules = super::upload::UploadRules::of(&state.config);
     if let Err(e) = state.admission.check(&client, timeout) {
         return Err(refuse(req, e, rules.refusal_delay).await);
     }

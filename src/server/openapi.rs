@@ -13,6 +13,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/jobs/{id}"),
     ("delete", "/v1/jobs/{id}"),
     ("get", "/v1/jobs/{id}/result"),
+    ("post", "/v1/jobs/{id}/webhook"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -48,6 +48,18 @@ pub struct UploadRules {
     pub refusal_delay: Duration,
 }
 
+impl UploadRules {
+    /// The rules the settings name.
+    pub fn of(config: &crate::config::ServeConfig) -> Self {
+        UploadRules {
+            max_bytes: config.max_body_bytes,
+            min_rate: config.min_upload_bytes_per_s,
+            grace: Duration::from_millis(config.upload_grace_ms),
+            refusal_delay: Duration::from_millis(config.refusal_delay_ms),
+        }
+    }
+}
+
 /// The process-wide budget of request-body bytes held in memory.
 #[derive(Debug)]
 pub struct BodyBudget {

@@ -15,11 +15,11 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use crate::batcher::Batcher;
+use crate::config::ServeConfig;
 use crate::error::{OcrError, Result};
 use crate::jobs::webhook::{CallbackPolicy, WebhookConfig, WebhookSender};
 use crate::jobs::{JobStore, StoreConfig, open_store};
 use crate::metrics::Metrics;
-use crate::server::config::ServeConfig;
 
 /// What the HTTP layer and the workers share about jobs.
 pub struct JobsState {
@@ -144,7 +144,9 @@ pub fn start(
         let sender = WebhookSender::new(WebhookConfig {
             policy: jobs.policy.clone(),
             max_attempts: config.webhook_max_attempts,
-            backoff_base: Duration::from_millis(500),
+            backoff_base: Duration::from_millis(config.webhook_backoff_initial_ms),
+            backoff_cap: Duration::from_millis(config.webhook_backoff_max_ms),
+            links_base: config.public_url.clone().unwrap_or_default(),
             ..WebhookConfig::new(secret.as_bytes().to_vec())
         });
         tasks.push(tokio::spawn(run::webhooks(

@@ -10,14 +10,14 @@ use tracing::Instrument;
 
 use super::JobsState;
 use crate::batcher::{Batcher, Priority};
+use crate::config::ServeConfig;
 use crate::document::{Document, Page};
 use crate::error::OcrError;
 use crate::jobs::webhook::WebhookSender;
 use crate::jobs::{ClaimedJob, JobError, JobResult, Lease, RenderedOutput};
 use crate::metrics::Metrics;
+use crate::options::PipelineOptions;
 use crate::render::{OutputFormat, render_bytes, render_json_line};
-use crate::server::config::ServeConfig;
-use crate::server::ocr::OcrQuery;
 
 /// One job worker.
 pub(super) struct Worker {
@@ -169,17 +169,17 @@ impl Worker {
 
     /// Decode, skip pages done by an earlier attempt, run the rest, record each page.
     async fn process(&self, options_json: &str, lease: &Lease, document: bytes::Bytes) -> Ending {
-        let query: OcrQuery = match serde_json::from_str(options_json) {
+        let query: PipelineOptions = match serde_json::from_str(options_json) {
             Ok(q) => q,
             Err(e) => return Ending::Permanent(format!("stored options unreadable: {e}")),
         };
-        let base = crate::engine::EngineOptions {
+        let base = crate::options::EngineOptions {
             limits: self.decode_limits(),
             ..Default::default()
         };
         let options = match query.engine_options(&base) {
             Ok(o) => Arc::new(o),
-            Err(e) => return Ending::Permanent(e.0.to_string()),
+            Err(e) => return Ending::Permanent(e.to_string()),
         };
         let reader = match self.batcher.open(document, options.limits.clone()).await {
             Ok(r) => r,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrocr::compute::device::DevicePreference;
+use ferrocr::config::ServeConfig;
 use ferrocr::metrics::Metrics;
-use ferrocr::server::config::ServeConfig;
 use ferrocr::server::{AppState, build_state, listen, router};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -22,6 +22,18 @@ pub struct TestServer {
     pub state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
+    /// The job workers, webhook dispatcher and sweeper, when the store is open.
+    background: Option<ferrocr::worker::Background>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Workers not stopped by `stop` live as long as the test's runtime (dropping their stop
+        // signal would make their loops spin).
+        if let Some(b) = self.background.take() {
+            std::mem::forget(b);
+        }
+    }
 }
 
 impl TestServer {
@@ -29,13 +41,17 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Send the shutdown signal and wait for the drain to finish.
+    /// Send the shutdown signal and wait for the drain to finish, then stop the job workers
+    /// and the webhook dispatcher (as `ferrocr serve` does on SIGTERM).
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(d) = self.done.take() {
             let _ = d.await;
+        }
+        if let Some(b) = self.background.take() {
+            b.shutdown(std::time::Duration::from_secs(10)).await;
         }
     }
 }
@@ -74,15 +90,8 @@ async fn start_inner(config: ServeConfig, with_jobs: bool) -> TestServer {
         .await
         .unwrap()
         .expect("server state builds");
-    if let Some(jobs) = jobs {
-        // Workers live as long as the test's runtime.
-        std::mem::forget(ferrocr::worker::start(
-            jobs,
-            state.batcher.clone(),
-            &config,
-            metrics,
-        ));
-    }
+    let background =
+        jobs.map(|jobs| ferrocr::worker::start(jobs, state.batcher.clone(), &config, metrics));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -100,6 +109,7 @@ async fn start_inner(config: ServeConfig, with_jobs: bool) -> TestServer {
         state,
         stop: Some(tx),
         done: Some(done),
+        background,
     }
 }
 

@@ -11,8 +11,8 @@ use ferrocr::decode::{DecodeLimits, PageReader, decode};
 use ferrocr::document::{Block, Char, Document, Line, Page, PageSource, StageTimings, Word};
 use ferrocr::engine::EngineOptions;
 use ferrocr::geometry::BBox;
+use ferrocr::options::PipelineOptions;
 use ferrocr::render::{OutputFormat, render};
-use ferrocr::server::ocr::OcrQuery;
 use ferrocr::server::upload::{BodyBudget, UploadRules, read_uploads};
 
 /// Limits small enough that a fuzz run never allocates much, whatever a header claims.
@@ -105,7 +105,8 @@ pub fn query_string(data: &[u8]) {
     let Ok(uri) = format!("/v1/ocr?{text}").parse::<axum::http::Uri>() else {
         return;
     };
-    let Ok(axum::extract::Query(q)) = axum::extract::Query::<OcrQuery>::try_from_uri(&uri) else {
+    let Ok(axum::extract::Query(q)) = axum::extract::Query::<PipelineOptions>::try_from_uri(&uri)
+    else {
         return;
     };
     if let Ok(o) = q.engine_options(&EngineOptions::default()) {

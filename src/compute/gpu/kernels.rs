@@ -8,8 +8,8 @@ use rayon::prelude::*;
 use super::preprocessor::GpuPreprocessor;
 use crate::error::Result;
 use crate::geometry::BBox;
+use crate::lines::LineImage;
 use crate::preprocess::{PageKernels, to_gray};
-use crate::recognize::LineImage;
 
 impl PageKernels for GpuPreprocessor {
     fn name(&self) -> &'static str {

@@ -1,6 +1,6 @@
 //! Line-crop resampling on the GPU: the page-batching stage hands over pages and line boxes,
 //! and gets model inputs back, with their views for the recogniser's second look when asked
-//! (twin of [`crate::recognize::normalize::normalize_page_line`]).
+//! (twin of [`crate::lines::normalize::normalize_page_line`]).
 
 use image::GrayImage;
 use rayon::prelude::*;
@@ -9,14 +9,14 @@ use super::batch::{Batch, Layout};
 use super::preprocessor::{GpuPreprocessor, chunks, params};
 use crate::error::{OcrError, Result};
 use crate::geometry::BBox;
-use crate::recognize::normalize::{LINE_HEIGHT, LineGeometry, LineImage, line_geometry};
-use crate::recognize::views::{SECOND_LOOK_VIEWS, view_geometries};
+use crate::lines::normalize::{LINE_HEIGHT, LineGeometry, LineImage, line_geometry};
+use crate::lines::views::{SECOND_LOOK_VIEWS, view_geometries};
 
 impl GpuPreprocessor {
     /// Normalise many lines from many pages into model inputs, each with its views when
     /// `views`: `lines[j] = (page index, box)`. The framing (ink box, margins, scale, intensity
     /// levels) is decided on the CPU by [`line_geometry`] and the views' by [`view_geometries`],
-    /// exactly as [`crate::recognize::normalize::normalize_page_line`] does; the resampling of
+    /// exactly as [`crate::lines::normalize::normalize_page_line`] does; the resampling of
     /// every line and view runs on the GPU, one submission per batch of pages. Output pixels
     /// are within 1e-3 of the CPU's (f32 rounding; measured in the parity test), all other
     /// fields are identical.

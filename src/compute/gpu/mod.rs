@@ -4,7 +4,7 @@
 //! Entry point for the page-batching stage: [`GpuPreprocessor`] (open it once per process with
 //! [`GpuPreprocessor::open`], share it behind an `Arc`, call its `*_pages` methods with all the
 //! pages of a batch). Every kernel has a CPU twin in [`crate::preprocess`] or
-//! [`crate::recognize::normalize`] that defines the expected result, and [`GpuPreprocessor`]
+//! [`crate::lines::normalize`] that defines the expected result, and [`GpuPreprocessor`]
 //! implements [`crate::preprocess::PageKernels`] so the batched page pipeline runs on it; any error is an
 //! [`crate::OcrError::Backend`] after which the caller runs the CPU twin, so a machine without a
 //! usable GPU produces the same output, only slower.
@@ -15,8 +15,8 @@
 //! on burn-wgpu, see [`crate::recognize::CrnnRecognizer`]): both open the same physical GPU.
 
 //!
-//! Built only with the `gpu` cargo feature (on by default), except [`selftest`]'s model check,
-//! which compares any two recognisers and also serves CPU-only builds.
+//! Built only with the `gpu` cargo feature (on by default). The checks that compare these
+//! kernels and the GPU model with their CPU twins live in [`crate::selftest`].
 
 #[cfg(feature = "gpu")]
 mod batch;
@@ -32,7 +32,6 @@ mod lines;
 mod pool;
 #[cfg(feature = "gpu")]
 mod preprocessor;
-pub mod selftest;
 #[cfg(feature = "gpu")]
 pub mod shaders;
 

@@ -23,7 +23,7 @@ pub const BATCH_BYTES: u64 = 512 << 20;
 /// [`BATCH_BYTES`]), with buffers from a pool reused between calls and pipelines compiled once.
 ///
 /// Each method returns exactly what its CPU twin in [`crate::preprocess`] or
-/// [`crate::recognize::normalize`] returns for each page (bit-identical for gray, integral
+/// [`crate::lines::normalize`] returns for each page (bit-identical for gray, integral
 /// images and rotation; within the tolerances documented per method otherwise), so a caller
 /// can switch between the two freely. Errors are [`OcrError::Backend`]: on any error, run the
 /// CPU twin instead (device loss is sticky: see [`GpuContext::health`]).

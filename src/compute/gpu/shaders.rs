@@ -13,7 +13,7 @@ pub const INTEGRAL_WGSL: &str = include_str!("../../../shaders/integral.wgsl");
 pub const SAUVOLA_WGSL: &str = include_str!("../../../shaders/sauvola.wgsl");
 /// Bilinear skew rotation (twin of `preprocess::rotate_bilinear`).
 pub const ROTATE_WGSL: &str = include_str!("../../../shaders/rotate.wgsl");
-/// Line-crop resampling (twin of `recognize::normalize::resample_line`).
+/// Line-crop resampling (twin of `lines::normalize::resample_line`).
 pub const RESAMPLE_WGSL: &str = include_str!("../../../shaders/resample.wgsl");
 
 /// Every shader with its file name and entry points, for validation and `doctor`.

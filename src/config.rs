@@ -3,6 +3,7 @@
 //! flags. Every key and its default is listed in docs/CONFIG.md; unknown keys are an error so a
 //! typo never goes unnoticed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -122,6 +123,13 @@ pub struct ServeConfig {
     pub webhook_allow: Vec<String>,
     /// Most webhook delivery attempts.
     pub webhook_max_attempts: u32,
+    /// Delay after a webhook delivery's first failed attempt, ms; doubles per attempt.
+    pub webhook_backoff_initial_ms: u64,
+    /// Longest delay between two attempts of one delivery, ms.
+    pub webhook_backoff_max_ms: u64,
+    /// The API's public base URL (e.g. `https://ocr.example.com`): webhook payloads link to
+    /// the job and its results under it; none = links relative to the API's root.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -174,9 +182,26 @@ impl Default for ServeConfig {
             result_ttl_s: 7 * 24 * 3600,
             webhook_secret: None,
             webhook_allow: Vec::new(),
-            webhook_max_attempts: 8,
+            // 22 attempts, 10 s doubling to 2 h: the last one 24.8 h after the first.
+            webhook_max_attempts: 22,
+            webhook_backoff_initial_ms: 10_000,
+            webhook_backoff_max_ms: 7_200_000,
+            public_url: None,
         }
     }
+}
+
+/// The 1-based line of a TOML text where `key` is set at the top level (`key = ...`).
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            let rest = l
+                .strip_prefix(key)
+                .or_else(|| l.strip_prefix(&format!("\"{key}\"")));
+            rest.is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 fn config_error(detail: String) -> OcrError {
@@ -206,7 +231,8 @@ fn env_value(raw: &str, like: &toml::Value) -> toml::Value {
 
 impl ServeConfig {
     /// Defaults, then `file`, then `FERROCR_<KEY>` variables from `env`, then `flags` (a TOML
-    /// table of the flags actually given).
+    /// table of the flags actually given). An error names the key and where its value came
+    /// from (`FILE line N`, the variable, or the flag).
     pub fn load(
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
@@ -215,13 +241,22 @@ impl ServeConfig {
         let defaults = toml::Table::try_from(ServeConfig::default())
             .map_err(|e| config_error(e.to_string()))?;
         let mut table = toml::Table::new();
+        // Where each given value came from, by key.
+        let mut source: BTreeMap<String, String> = BTreeMap::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| config_error(format!("cannot read {}: {e}", path.display())))?;
             let parsed: toml::Table = text
                 .parse()
                 .map_err(|e| config_error(format!("{}: {e}", path.display())))?;
-            table.extend(parsed);
+            for (key, value) in parsed {
+                let at = match line_of_key(&text, &key) {
+                    Some(n) => format!("{} line {n}", path.display()),
+                    None => path.display().to_string(),
+                };
+                source.insert(key.clone(), at);
+                table.insert(key, value);
+            }
         }
         // Every key may come from the environment, including optional ones with no default.
         let probe = toml::Table::try_from(ServeConfig::every_key_example())
@@ -233,13 +268,44 @@ impl ServeConfig {
                     key.clone(),
                     env_value(&raw, defaults.get(key).unwrap_or(like)),
                 );
+                source.insert(key.clone(), var);
             }
         }
-        table.extend(flags);
-        let config: ServeConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| config_error(e.message().to_string()))?;
-        config.validate()?;
+        for (key, value) in flags {
+            let flag = match key.as_str() {
+                "api_keys" => "api-key".to_string(),
+                k => k.replace('_', "-"),
+            };
+            source.insert(key.clone(), format!("--{flag}"));
+            table.insert(key, value);
+        }
+        let from = |key: &str| source.get(key).cloned().unwrap_or_else(|| "default".into());
+        if let Some(unknown) = table.keys().find(|k| !probe.contains_key(*k)) {
+            return Err(config_error(format!(
+                "unknown setting `{unknown}` ({}); docs/CONFIG.md lists every key",
+                from(unknown)
+            )));
+        }
+        let config: ServeConfig = match toml::Value::Table(table.clone()).try_into() {
+            Ok(c) => c,
+            Err(e) => {
+                // Name the value that does not fit: the first one that fails over the defaults.
+                for (key, value) in &table {
+                    let one = toml::Table::from_iter([(key.clone(), value.clone())]);
+                    if let Err(e) = toml::Value::Table(one).try_into::<ServeConfig>() {
+                        return Err(config_error(format!(
+                            "`{key}` ({}): {}",
+                            from(key),
+                            e.message()
+                        )));
+                    }
+                }
+                return Err(config_error(e.message().to_string()));
+            }
+        };
+        config.check().map_err(|(key, problem)| {
+            config_error(format!("`{key}` ({}): {problem}", from(key)))
+        })?;
         Ok(config)
     }
 
@@ -252,12 +318,19 @@ impl ServeConfig {
             model: Some(PathBuf::new()),
             store: Some(String::new()),
             webhook_secret: Some(String::new()),
+            public_url: Some(String::new()),
             ..ServeConfig::default()
         }
     }
 
     /// Reject values that cannot work.
     pub fn validate(&self) -> Result<()> {
+        self.check()
+            .map_err(|(key, problem)| config_error(format!("`{key}`: {problem}")))
+    }
+
+    /// The first value that cannot work: its key and what is wrong with it.
+    fn check(&self) -> std::result::Result<(), (&'static str, &'static str)> {
         let positive = [
             ("queue_capacity", self.queue_capacity),
             ("max_batch_lines", self.max_batch_lines),
@@ -269,18 +342,39 @@ impl ServeConfig {
             ("max_job_submissions", self.max_job_submissions),
             ("max_pixels_in_flight", self.max_pixels_in_flight as usize),
         ];
-        for (name, v) in positive {
-            if v == 0 {
-                return Err(config_error(format!("{name} must be at least 1")));
-            }
+        if let Some((name, _)) = positive.into_iter().find(|&(_, v)| v == 0) {
+            return Err((name, "must be at least 1"));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err(config_error("tls_cert and tls_key go together".into()));
+            let missing = if self.tls_cert.is_some() {
+                "tls_cert"
+            } else {
+                "tls_key"
+            };
+            return Err((missing, "tls_cert and tls_key go together"));
         }
-        if self.request_timeout_ms == 0 || self.lease_ms < 300 {
-            return Err(config_error(
-                "request_timeout_ms must be > 0 and lease_ms >= 300".into(),
+        if self.request_timeout_ms == 0 {
+            return Err(("request_timeout_ms", "must be at least 1"));
+        }
+        if self.lease_ms < 300 {
+            return Err(("lease_ms", "must be at least 300"));
+        }
+        if self.webhook_max_attempts == 0 {
+            return Err(("webhook_max_attempts", "must be at least 1"));
+        }
+        if self.webhook_backoff_initial_ms == 0 {
+            return Err(("webhook_backoff_initial_ms", "must be at least 1"));
+        }
+        if self.webhook_backoff_max_ms < self.webhook_backoff_initial_ms {
+            return Err((
+                "webhook_backoff_max_ms",
+                "must be at least webhook_backoff_initial_ms",
             ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(("public_url", "must be an http:// or https:// URL"));
         }
         Ok(())
     }
@@ -300,26 +394,6 @@ impl ServeConfig {
             },
             stage_queue_capacity: d.stage_queue_capacity,
             max_pixels_in_flight: self.max_pixels_in_flight,
-        }
-    }
-
-    /// The rules every request body is read under.
-    pub fn upload_rules(&self) -> crate::server::upload::UploadRules {
-        crate::server::upload::UploadRules {
-            max_bytes: self.max_body_bytes,
-            min_rate: self.min_upload_bytes_per_s,
-            grace: Duration::from_millis(self.upload_grace_ms),
-            refusal_delay: Duration::from_millis(self.refusal_delay_ms),
-        }
-    }
-
-    /// The admission gate's knobs.
-    pub fn admission(&self) -> crate::server::admission::AdmissionConfig {
-        crate::server::admission::AdmissionConfig {
-            capacity: self.queue_capacity,
-            per_client: self.max_in_flight_per_client,
-            retry_after_s: self.retry_after_s,
-            max_queue_wait: Duration::from_millis(self.max_queue_wait_ms),
         }
     }
 
@@ -373,14 +447,53 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_and_bad_values_are_errors() {
+    fn errors_name_the_key_and_where_its_value_came_from() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "queue_capacityy = 8\n").unwrap();
-        assert!(ServeConfig::load(Some(&path), |_| None, toml::Table::new()).is_err());
-        let env = |k: &str| (k == "FERROCR_QUEUE_CAPACITY").then(|| "0".to_string());
-        assert!(ServeConfig::load(None, env, toml::Table::new()).is_err());
-        let env = |k: &str| (k == "FERROCR_QUEUE_CAPACITY").then(|| "many".to_string());
-        assert!(ServeConfig::load(None, env, toml::Table::new()).is_err());
+        let error = |file: Option<&Path>, var: &str, value: &str, flags: toml::Table| {
+            let env = |k: &str| (k == var).then(|| value.to_string());
+            ServeConfig::load(file, env, flags).unwrap_err().to_string()
+        };
+        let none = toml::Table::new;
+        std::fs::write(
+            &path,
+            "# settings\nlisten = \"0.0.0.0:1\"\nqueue_capacityy = 8\n",
+        )
+        .unwrap();
+        let e = error(Some(&path), "", "", none());
+        assert!(
+            e.contains("`queue_capacityy`") && e.contains("c.toml line 3"),
+            "{e}"
+        );
+        std::fs::write(&path, "max_pages = \"many\"\n").unwrap();
+        let e = error(Some(&path), "", "", none());
+        assert!(
+            e.contains("`max_pages`") && e.contains("c.toml line 1"),
+            "{e}"
+        );
+        let e = error(None, "FERROCR_QUEUE_CAPACITY", "0", none());
+        assert!(
+            e.contains("`queue_capacity` (FERROCR_QUEUE_CAPACITY): must be at least 1"),
+            "{e}"
+        );
+        let e = error(None, "FERROCR_QUEUE_CAPACITY", "many", none());
+        assert!(
+            e.contains("`queue_capacity` (FERROCR_QUEUE_CAPACITY)"),
+            "{e}"
+        );
+        let mut flags = none();
+        flags.insert("queue_capacity".into(), toml::Value::Integer(0));
+        let e = error(None, "FERROCR_QUEUE_CAPACITY", "5", flags);
+        assert!(e.contains("`queue_capacity` (--queue-capacity)"), "{e}");
+        let e = error(None, "FERROCR_LEASE_MS", "10", none());
+        assert!(
+            e.contains("`lease_ms` (FERROCR_LEASE_MS): must be at least 300"),
+            "{e}"
+        );
+        let e = error(None, "FERROCR_TLS_KEY", "/k.pem", none());
+        assert!(
+            e.contains("`tls_key` (FERROCR_TLS_KEY): tls_cert and tls_key go"),
+            "{e}"
+        );
     }
 }

@@ -18,8 +18,9 @@
 
 use image::{GrayImage, Luma};
 
-use super::ink_box::{has_contrast, histogram, otsu, percentile};
+use super::ink_box::has_contrast;
 use crate::geometry::BBox;
+use crate::histogram::{box_histogram as histogram, otsu, percentile};
 
 /// Slope step between candidate shears (rows per column; 0.0025 ≈ 0.14°).
 pub const SHEAR_STEP: f32 = 0.0025;

@@ -21,10 +21,11 @@
 
 use image::GrayImage;
 
+use super::ink_box::has_contrast;
 pub use super::ink_box::tighten_to_ink;
-use super::ink_box::{has_contrast, histogram, otsu, percentile};
 use super::skew;
 use crate::geometry::BBox;
+use crate::histogram::{box_histogram as histogram, otsu, percentile};
 
 /// Height of every model input line, in pixels.
 pub const LINE_HEIGHT: usize = 32;
@@ -362,7 +363,7 @@ pub fn normalize_line_with_views(gray: &GrayImage, bbox: BBox) -> LineImage {
 }
 
 /// A page line as the recogniser wants it: [`normalize_line_with_views`] when it reads views
-/// (`views`, [`super::Recognizer::reads_views`]), else [`normalize_line`].
+/// (`views`, [`crate::recognize::Recognizer::reads_views`]), else [`normalize_line`].
 pub fn normalize_page_line(gray: &GrayImage, bbox: BBox, views: bool) -> LineImage {
     if views {
         normalize_line_with_views(gray, bbox)

@@ -7,16 +7,17 @@ use image::{DynamicImage, GrayImage};
 use serde::Serialize;
 
 #[cfg(feature = "gpu")]
-use super::GpuPreprocessor;
+use crate::compute::gpu::GpuPreprocessor;
 use crate::error::Result;
 use crate::geometry::BBox;
 use crate::layout::{LayoutOptions, analyze};
+use crate::lines::LineImage;
+#[cfg(feature = "gpu")]
+use crate::lines::normalize_line_with_views;
 use crate::preprocess::{PreprocessOptions, preprocess};
 #[cfg(feature = "gpu")]
 use crate::preprocess::{integral_images, normalize_contrast, rotate_bilinear, sauvola, to_gray};
-#[cfg(feature = "gpu")]
-use crate::recognize::normalize::normalize_line_with_views;
-use crate::recognize::{CrnnRecognizer, LineImage, Recognizer};
+use crate::recognize::{CrnnRecognizer, Recognizer};
 
 /// Most binary pixels allowed to differ (threshold ties), as a fraction.
 pub const BINARY_TOLERANCE: f64 = 0.001;
@@ -29,7 +30,7 @@ pub const RESAMPLE_TOLERANCE: f64 = 1e-3;
 pub const MODEL_TOLERANCE: f64 = 1e-3;
 
 /// The built-in sample page (tests/data/sample-letter.png).
-pub const SAMPLE_PAGE: &[u8] = include_bytes!("../../../tests/data/sample-letter.png");
+pub const SAMPLE_PAGE: &[u8] = include_bytes!("../tests/data/sample-letter.png");
 
 /// One kernel compared with its CPU twin.
 #[derive(Debug, Clone, Serialize)]
@@ -353,7 +354,7 @@ pub fn check_model(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recognize::normalize::line_geometry;
+    use crate::lines::normalize::line_geometry;
 
     #[test]
     fn slanted_sample_lines_are_read_along_their_slope() {
