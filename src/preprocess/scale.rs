@@ -54,17 +54,66 @@ pub fn scale_for(th: TextHeight, width: u32, height: u32) -> f32 {
 }
 
 /// `gray` resampled by `scale` (bilinear up, area-like triangle filter down); a copy at 1.
+///
+/// Up, the resampling is fast_image_resize's SIMD bilinear convolution on the 8-bit plane: the
+/// same interpolation as `image`'s triangle filter, several times faster (the triangle filter
+/// took an eighth of a small-print page's CPU time), equal up to rounding.
 pub fn resample(gray: &GrayImage, scale: f32) -> GrayImage {
     if scale == 1.0 {
         return gray.clone();
     }
     let (w, h) = scaled_size(gray.width(), gray.height(), scale);
+    if scale > 1.0
+        && let Some(up) = bilinear_up(gray, w, h)
+    {
+        return up;
+    }
     resize(gray, w, h, FilterType::Triangle)
+}
+
+/// `gray` resampled to `w` x `h` by fast_image_resize's bilinear convolution; `None` if it
+/// refuses the sizes.
+fn bilinear_up(gray: &GrayImage, w: u32, h: u32) -> Option<GrayImage> {
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{FilterType as Filter, PixelType, ResizeAlg, ResizeOptions, Resizer};
+    let src = ImageRef::new(gray.width(), gray.height(), gray.as_raw(), PixelType::U8).ok()?;
+    let mut dst = Image::new(w, h, PixelType::U8);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(Filter::Bilinear));
+    Resizer::new().resize(&src, &mut dst, &options).ok()?;
+    GrayImage::from_raw(w, h, dst.into_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upsampling_is_the_triangle_filter_up_to_rounding() {
+        // Stripes, a gradient and a few dark dots: edges in both directions.
+        let g = GrayImage::from_fn(61, 37, |x, y| {
+            let v = if (x / 3 + y / 5) % 2 == 0 { 40 } else { 230 };
+            let v = (v + x * 2 + y) as u8;
+            image::Luma([if (x * 7 + y * 3) % 29 == 0 { 0 } else { v }])
+        });
+        for scale in [1.3f32, 2.0, 2.7, 3.0] {
+            let ours = resample(&g, scale);
+            let (w, h) = scaled_size(g.width(), g.height(), scale);
+            let theirs = resize(&g, w, h, FilterType::Triangle);
+            assert_eq!(ours.dimensions(), theirs.dimensions());
+            let diffs: Vec<i32> = ours
+                .as_raw()
+                .iter()
+                .zip(theirs.as_raw())
+                .map(|(&a, &b)| (a as i32 - b as i32).abs())
+                .collect();
+            let max = diffs.iter().copied().max().unwrap_or(0);
+            let mean = diffs.iter().sum::<i32>() as f64 / diffs.len() as f64;
+            assert!(
+                max <= 1 && mean < 0.5,
+                "x{scale}: max {max}, mean {mean:.3}"
+            );
+        }
+    }
 
     #[test]
     fn scale_brings_text_to_a_workable_size() {
