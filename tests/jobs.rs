@@ -396,7 +396,7 @@ async fn check_all(
         .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.body, expected, "job {id}");
-        // A PDF must be asked for at submission (it embeds the document's pages).
+        // A PDF not asked for at submission is made on request from the stored document.
         let r = send(
             client,
             "GET",
@@ -405,8 +405,9 @@ async fn check_all(
             vec![],
         )
         .await;
-        assert_eq!(r.status, 400, "{}", r.body);
-        assert!(r.body.contains("formats=...,pdf"), "{}", r.body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.headers["content-type"], "application/pdf");
+        assert!(r.body.starts_with("%PDF-1.") && r.body.trim_end().ends_with("%%EOF"));
     }
 }
 

@@ -29,6 +29,14 @@ macro_rules! store_reads {
             Ok($crate::jobs::rows::job_from_row(&row)?.0)
         }
 
+        async fn document_impl(
+            &self,
+            id: $crate::jobs::JobId,
+        ) -> Result<bytes::Bytes, $crate::jobs::JobError> {
+            let job = self.get_impl(id).await?;
+            self.read_blob(&job.content_sha256).await
+        }
+
         async fn get_impl(
             &self,
             id: $crate::jobs::JobId,
@@ -363,6 +371,12 @@ macro_rules! forward_job_store {
                 id: $crate::jobs::JobId,
             ) -> $crate::jobs::StoreFuture<'_, Vec<$crate::jobs::WebhookAttempt>> {
                 Box::pin(self.webhook_attempts_impl(id))
+            }
+            fn document(
+                &self,
+                id: $crate::jobs::JobId,
+            ) -> $crate::jobs::StoreFuture<'_, bytes::Bytes> {
+                Box::pin(self.document_impl(id))
             }
             fn ping(&self) -> $crate::jobs::StoreFuture<'_, ()> {
                 Box::pin(async move {

@@ -120,6 +120,10 @@ pub trait JobStore: Send + Sync + 'static {
     /// Every recorded delivery attempt of `id`, oldest first.
     fn webhook_attempts(&self, id: JobId) -> StoreFuture<'_, Vec<WebhookAttempt>>;
 
+    /// The document bytes `id` was submitted with (shared with jobs of the same content), until
+    /// the job is swept.
+    fn document(&self, id: JobId) -> StoreFuture<'_, Bytes>;
+
     /// Cheap liveness check of the database (for `/readyz`).
     fn ping(&self) -> StoreFuture<'_, ()>;
 

@@ -24,9 +24,9 @@ use super::ocr::query_error;
 use super::upload::{read_uploads, refuse};
 use crate::document::{Document, Page};
 use crate::error::OcrError;
-use crate::jobs::{JobError, JobId, JobRecord, JobSpec, JobStatus, format_name, parse_format};
+use crate::jobs::{JobError, JobId, JobRecord, JobSpec, JobStatus, parse_format};
 use crate::options::PipelineOptions;
-use crate::render::{OutputFormat, render, render_json_line};
+use crate::render::{OutputFormat, render, render_json_line, render_pdf};
 use crate::worker::JobsState;
 
 impl From<JobError> for ApiError {
@@ -315,16 +315,16 @@ pub async fn result(
             }
             .into_bytes()
         }
+        // A PDF not asked for at submission: rendered now from the recorded pages over the
+        // stored document (its images embedded as they are, a PDF's own pages carried over).
         None => {
-            let stored: Vec<&str> = job.formats.iter().map(|f| format_name(*f)).collect();
-            return Err(ApiError::bad_param(
-                "format",
-                format!(
-                    "pdf was not requested for this job (it embeds the document's pages and is \
-                     made while the job runs: submit with formats=...,pdf); stored: {}",
-                    stored.join(",")
-                ),
-            ));
+            let doc = stored_document(jobs, &job).await?;
+            let source = jobs.store.document(id).await?;
+            let limits = state.engine_options.limits.clone();
+            tokio::task::spawn_blocking(move || render_pdf(&doc, &source, &limits))
+                .await
+                .map_err(|e| ApiError(OcrError::Internal(format!("PDF rendering: {e}"))))?
+                .map_err(ApiError)?
         }
     };
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
