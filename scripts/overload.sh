@@ -14,23 +14,16 @@ duration="${2:-60s}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrocr/target}"
 bin="$CARGO_TARGET_DIR/release/ferrocr"
 [ -x "$bin" ] || cargo build --release -q --bin ferrocr
+. scripts/lib/serve.sh
 out=bench-out
 mkdir -p "$out"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 datadir=$(mktemp -d)
 log="$out/overload-serve.log"
-"$bin" serve --listen 127.0.0.1:0 --device cpu --data-dir "$datadir" >"$log" 2>&1 &
-pid=$!
+serve_start "$log" --data-dir "$datadir"
 trap 'kill -TERM $pid 2>/dev/null || true; rm -rf "$datadir"' EXIT
-url=""
-for _ in $(seq 1 600); do
-  url=$(grep -o 'http://[0-9.:]*' "$log" | head -1 || true)
-  [ -n "$url" ] && curl -fsS "$url/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-[ -n "$url" ] || { echo "server did not start"; cat "$log"; exit 1; }
-rss() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status"; }
+serve_wait "$log"
 pages_per_s() { python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['pages_per_s'],2))" "$1"; }
 field() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[2] in r and r[sys.argv[2]] or 0)" "$1" "$2"; }
 transport() { python3 -c "

@@ -12,22 +12,15 @@ minutes="${2:-60}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ferrocr/target}"
 bin="${FERROCR_BIN:-$CARGO_TARGET_DIR/release/ferrocr}"
 [ -x "$bin" ] || cargo build --release -q --bin ferrocr
+. scripts/lib/serve.sh
 out=bench-out/soak
 rm -rf "$out" && mkdir -p "$out"
 work=$(mktemp -d)
 python3 scripts/hostile_files.py make "$work/hostile" >/dev/null
 log="$out/serve.log"
-"$bin" serve --listen 127.0.0.1:0 --device cpu --data-dir "$work/data" --workers 0 >"$log" 2>&1 &
-pid=$!
+serve_start "$log" --data-dir "$work/data" --workers 0
 trap 'kill -TERM $pid 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-url=""
-for _ in $(seq 1 600); do
-  url=$(grep -o 'http://[0-9.:]*' "$log" | head -1 || true)
-  [ -n "$url" ] && curl -fsS "$url/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-[ -n "$url" ] || { echo "server did not start"; cat "$log"; exit 1; }
-rss() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$pid/status"; }
+serve_wait "$log"
 "$bin" load --url "$url" --images "$data" --http2 --connections 4 --concurrency 8 --duration 30s --quiet --json "$out/capacity.json" >/dev/null
 cap=$(python3 -c "import json; print(json.load(open('$out/capacity.json'))['requests_per_s'])")
 rate=$(python3 -c "print(round(0.7 * $cap, 2))")

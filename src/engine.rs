@@ -10,7 +10,7 @@ use crate::decode::{DecodedPage, PageReader, decode};
 use crate::document::{Document, Page};
 use crate::error::Result;
 use crate::layout::{PageLayout, analyze};
-use crate::lines::{LineImage, normalize_page_line};
+use crate::lines::LineImage;
 use crate::preprocess::{PreparedPage, preprocess};
 use crate::recognize::{LineText, Recognizer};
 
@@ -84,11 +84,7 @@ impl Engine {
     /// Line images of every layout line in reading order (with their views when the recogniser
     /// reads them, [`Recognizer::reads_views`]): the recogniser's input.
     pub fn line_images(&self, page: &PreparedPage, layout: &PageLayout) -> Vec<LineImage> {
-        let views = self.recognizer.reads_views();
-        crate::pipeline::line_boxes(layout)
-            .into_iter()
-            .map(|b| normalize_page_line(&page.gray, b, views))
-            .collect()
+        crate::pipeline::cut_lines(page, layout, self.recognizer.reads_views())
     }
 
     /// Stage 4: recognise line images.

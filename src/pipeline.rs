@@ -131,6 +131,15 @@ pub fn line_boxes(layout: &PageLayout) -> Vec<BBox> {
         .collect()
 }
 
+/// Every line of `layout` cut from `page` and normalised for reading, in reading order, with its
+/// views when `views` (step 4 on the CPU).
+pub fn cut_lines(page: &PreparedPage, layout: &PageLayout, views: bool) -> Vec<LineImage> {
+    line_boxes(layout)
+        .into_iter()
+        .map(|b| normalize_page_line(&page.gray, b, views))
+        .collect()
+}
+
 impl LaidOutPage {
     /// The boxes of the page's lines, in reading order (what [`Self::cut_lines`] cuts).
     pub fn line_boxes(&self) -> Vec<BBox> {
@@ -140,10 +149,7 @@ impl LaidOutPage {
     /// Step 4 on the CPU: every line's image, in reading order, with its views when `views`
     /// (the recogniser reads them, [`Recognizer::reads_views`]).
     pub fn cut_lines(&self, views: bool) -> Vec<LineImage> {
-        self.line_boxes()
-            .into_iter()
-            .map(|b| normalize_page_line(&self.prepared.gray, b, views))
-            .collect()
+        cut_lines(&self.prepared, &self.layout, views)
     }
 
     /// Step 5: done with the page images. `images` are the page's lines in reading order; the

@@ -273,6 +273,13 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// The job's links under `base` (the API's public URL, or empty for links relative to the
+    /// API's root): `self` and `result`.
+    pub fn links(&self, base: &str) -> serde_json::Value {
+        let own = format!("{}/v1/jobs/{}", base.trim_end_matches('/'), self.id);
+        serde_json::json!({ "self": own, "result": format!("{own}/result") })
+    }
+
     /// The JSON summary POSTed to webhooks (and usable as the body of `GET /v1/jobs/{id}`).
     pub fn summary_json(&self) -> serde_json::Value {
         let ts = |ms: Option<i64>| ms.map(rfc3339_ms);

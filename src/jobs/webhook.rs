@@ -163,10 +163,9 @@ pub struct WebhookSender {
 pub fn webhook_body(job: &JobRecord, base: &str) -> Vec<u8> {
     let mut v = job.summary_json();
     v["event"] = serde_json::Value::String(format!("job.{}", job.status));
-    let base = base.trim_end_matches('/');
-    let own = format!("{base}/v1/jobs/{}", job.id);
-    let mut links = serde_json::json!({ "self": own, "result": format!("{own}/result") });
+    let mut links = job.links(base);
     if job.status == super::JobStatus::Succeeded {
+        let own = links["self"].as_str().unwrap_or_default().to_string();
         let results: serde_json::Map<String, serde_json::Value> = job
             .formats
             .iter()

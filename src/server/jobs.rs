@@ -109,10 +109,7 @@ fn jobs_state(state: &AppState) -> Result<&Arc<JobsState>, ApiError> {
 /// The JSON body of a job: its summary plus links.
 pub fn job_json(job: &JobRecord) -> Value {
     let mut v = job.summary_json();
-    v["links"] = json!({
-        "self": format!("/v1/jobs/{}", job.id),
-        "result": format!("/v1/jobs/{}/result", job.id),
-    });
+    v["links"] = job.links("");
     v["webhook"] = json!({"state": job.webhook_state, "attempts": job.webhook_attempts});
     v
 }
