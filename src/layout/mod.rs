@@ -118,14 +118,18 @@ const FRAGMENT_GROWTH: f32 = 1.8;
 
 /// True when the page's glyphs fall apart into fragments bigger than [`mostly_dots`]'s dots
 /// (dense dot-matrix print, broken strokes): joining ink one pixel apart makes the text height
-/// estimate grow by more than [`FRAGMENT_GROWTH`].
+/// estimate grow by more than [`FRAGMENT_GROWTH`]. The rules are taken out first: small print
+/// a pixel or two from the rules of the cells and fields it is set in (a form at 100 DPI) would
+/// otherwise join them, and the estimate would grow to the cells' height.
 fn broken_into_fragments(binary: &GrayImage, th0: f32) -> bool {
     if th0 >= FRAGMENT_CHECK_BELOW {
         return false;
     }
-    let joined = components::dilate(binary, 1);
+    let (clean, _) = rules::remove_rules(binary, th0);
+    let joined = components::dilate(&clean, 1);
     let comps = components::connected_components(&joined);
     let th = components::estimate_text_height(&comps, binary.height()) - 2.0;
+    tracing::debug!(th0, joined = th, growth = th / th0, "fragment check");
     th > FRAGMENT_GROWTH * th0
 }
 
