@@ -192,6 +192,24 @@ mod tests {
     }
 
     #[test]
+    fn a_page_on_a_large_canvas_has_its_own_skew() {
+        // A 1,200 px page of small print, slightly skewed, alone and in the middle of a white
+        // sheet three times as wide and high: the skew is measured on the ink's box, at the
+        // same resolution either way.
+        let Some(font) = load_font() else { return };
+        let page = rotate_bilinear(&text_page(&font, 1200, 1200, 11.0), 1.3, 255);
+        let alone = estimate_skew(&sauvola(&page, 0, 0.2));
+        let mut sheet = GrayImage::from_pixel(3600, 3600, Luma([255]));
+        image::imageops::replace(&mut sheet, &page, 1200, 1200);
+        let on_sheet = estimate_skew(&sauvola(&sheet, 0, 0.2));
+        assert!((alone - 1.3).abs() <= 0.3, "alone: {alone}");
+        assert!(
+            (on_sheet - alone).abs() <= 0.05,
+            "alone {alone}, on the sheet {on_sheet}"
+        );
+    }
+
+    #[test]
     fn blank_or_tiny_pages_have_no_skew() {
         let blank = GrayImage::from_pixel(800, 1000, Luma([255]));
         assert_eq!(estimate_skew(&blank), 0.0);

@@ -20,19 +20,44 @@ pub(crate) struct InkPoints {
     pub total: f32,
 }
 
+/// The bounding box `(x0, y0, x1, y1)` (exclusive ends) of the ink (value < 128) of `binary`,
+/// `None` when it has none.
+fn ink_bounds(binary: &GrayImage) -> Option<(u32, u32, u32, u32)> {
+    let w = binary.width() as usize;
+    let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0usize, usize::MAX, 0usize);
+    for (y, row) in binary.as_raw().chunks_exact(w.max(1)).enumerate() {
+        let Some(first) = row.iter().position(|&v| v < 128) else {
+            continue;
+        };
+        let last = row.iter().rposition(|&v| v < 128).unwrap_or(first);
+        x0 = x0.min(first);
+        x1 = x1.max(last + 1);
+        y0 = y0.min(y);
+        y1 = y + 1;
+    }
+    (x1 > x0).then(|| (x0 as u32, y0 as u32, x1 as u32, y1 as u32))
+}
+
 impl InkPoints {
-    /// Pool the ink (value < 128) of `binary` into cells so that the longer side has at most
-    /// `max_side` cells.
+    /// Pool the ink (value < 128) of `binary` into cells so that the longer side of the ink's
+    /// bounding box has at most `max_side` cells: a document on a larger white sheet or canvas
+    /// is measured at the resolution it would have alone (cell coordinates start at the box).
     pub fn from_binary(binary: &GrayImage, max_side: u32) -> InkPoints {
         let (w, h) = binary.dimensions();
         if w == 0 || h == 0 {
             return InkPoints::default();
         }
-        let f = w.max(h).div_ceil(max_side.max(1)).max(1) as usize;
-        let (gw, gh) = ((w as usize).div_ceil(f), (h as usize).div_ceil(f));
+        let Some((x0, y0, x1, y1)) = ink_bounds(binary) else {
+            return InkPoints::default();
+        };
+        let (bw, bh) = (x1 - x0, y1 - y0);
+        let f = bw.max(bh).div_ceil(max_side.max(1)).max(1) as usize;
+        let (gw, gh) = ((bw as usize).div_ceil(f), (bh as usize).div_ceil(f));
         let mut grid = vec![0u16; gw * gh];
-        for (y, row) in binary.as_raw().chunks_exact(w as usize).enumerate() {
+        let rows = binary.as_raw().chunks_exact(w as usize);
+        for (y, row) in rows.skip(y0 as usize).take(bh as usize).enumerate() {
             let g = &mut grid[(y / f) * gw..(y / f + 1) * gw];
+            let row = &row[x0 as usize..x1 as usize];
             for (cell, chunk) in g.iter_mut().zip(row.chunks(f)) {
                 *cell += chunk.iter().map(|&v| (v < 128) as u16).sum::<u16>();
             }
