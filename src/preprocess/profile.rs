@@ -35,7 +35,7 @@ fn ink_bounds(binary: &GrayImage) -> Option<(u32, u32, u32, u32)> {
         y0 = y0.min(y);
         y1 = y + 1;
     }
-    (x1 > x0).then(|| (x0 as u32, y0 as u32, x1 as u32, y1 as u32))
+    (x1 > x0).then_some((x0 as u32, y0 as u32, x1 as u32, y1 as u32))
 }
 
 impl InkPoints {
