@@ -125,10 +125,14 @@ fn broken_into_fragments(binary: &GrayImage, th0: f32) -> bool {
     if th0 >= FRAGMENT_CHECK_BELOW {
         return false;
     }
-    let (clean, _) = rules::remove_rules(binary, th0);
-    let joined = components::dilate(&clean, 1);
+    fragments_without_rules(&rules::remove_rules(binary, th0).0, th0)
+}
+
+/// [`broken_into_fragments`] on the page with its rules already taken out (`clean`).
+fn fragments_without_rules(clean: &GrayImage, th0: f32) -> bool {
+    let joined = components::dilate(clean, 1);
     let comps = components::connected_components(&joined);
-    let th = components::estimate_text_height(&comps, binary.height()) - 2.0;
+    let th = components::estimate_text_height(&comps, clean.height()) - 2.0;
     tracing::debug!(th0, joined = th, growth = th / th0, "fragment check");
     th > FRAGMENT_GROWTH * th0
 }
@@ -194,11 +198,23 @@ fn analyze_page(binary: &GrayImage, opts: &LayoutOptions, dilated: Option<u32>) 
     if raw_comps.is_empty() {
         return PageLayout::default();
     }
+    // Rules are taken out once: for the fragment check when it runs, then for the layout.
+    let mut dirty = vec![false; height as usize];
+    let mut ruled = None;
     let rejoin = if dilated.is_some() {
         None
     } else if th0 < MIN_TEXT_HEIGHT || mostly_dots(&raw_comps, height) {
         Some(BROKEN_PRINT_DILATION)
-    } else if broken_into_fragments(binary, th0) {
+    } else if th0 < FRAGMENT_CHECK_BELOW
+        && fragments_without_rules(
+            &ruled
+                .insert(rules::remove_rules_in_runs(
+                    binary, &runs, &row_start, th0, &mut dirty,
+                ))
+                .0,
+            th0,
+        )
+    {
         // Fragments lie one pixel apart; a wider dilation would join tightly set rows.
         Some(1)
     } else {
@@ -218,9 +234,10 @@ fn analyze_page(binary: &GrayImage, opts: &LayoutOptions, dilated: Option<u32>) 
     if th0 <= 0.0 {
         return PageLayout::default();
     }
-    let mut dirty = vec![false; height as usize];
-    let (mut clean, _rulings) =
-        rules::remove_rules_in_runs(binary, &runs, &row_start, th0, &mut dirty);
+    let (mut clean, _rulings) = match ruled {
+        Some(r) => r,
+        None => rules::remove_rules_in_runs(binary, &runs, &row_start, th0, &mut dirty),
+    };
     rules::erase_graphics(&mut clean, &raw_comps, &runs, &labels, th0, &mut dirty);
     let comps = if dirty.iter().any(|&d| d) {
         let (runs, row_start) = components::rescan_rows(&clean, &runs, &row_start, &dirty);
